@@ -1,0 +1,26 @@
+"""Registration of the built-in environments (imported by ``envs``)."""
+
+from envs.registry import GYM_NAMESPACE, register
+
+register(
+    "wordle",
+    "envs.wordle:Wordle",
+    presets={
+        "default": {},
+        "easy": {"length": 4, "pool_size": 200, "guesses": 8},
+        "hard": {"pool_size": 2000, "hard_mode": True},
+    },
+    description="Guess a hidden word; per-letter G/Y/X marks.",
+    gym_id=f"{GYM_NAMESPACE}/Wordle-v0",
+)
+register(
+    "mastermind",
+    "envs.mastermind:Mastermind",
+    presets={
+        "default": {},
+        "easy": {"code_length": 3, "colours": 4, "guesses": 10},
+        "hard": {"code_length": 5, "colours": 8, "guesses": 10},
+    },
+    description="Guess a hidden colour code; exact / colour-only counts.",
+    gym_id=f"{GYM_NAMESPACE}/Mastermind-v0",
+)

@@ -1,0 +1,1 @@
+"""Leaderboard: the store of finished runs and the comparison table."""

@@ -1,0 +1,1 @@
+"""Learners (GRPO, self-distillation, RESD) and the model layer they train."""

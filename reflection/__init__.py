@@ -1,0 +1,1 @@
+"""Reflection component: reflector, curator and the persistent playbook of lessons."""

@@ -117,7 +117,7 @@ class TextEnv(gym.Env[str, str], ABC):
     the oracle reflector), and must set ``max_turns`` in ``__init__``.
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi"], "render_fps": 1}
     max_turns: int = 1
 
     def __init__(self, render_mode: str | None = None) -> None:
@@ -174,7 +174,13 @@ class TextEnv(gym.Env[str, str], ABC):
             action = "" if action is None else str(action)
         if self._done:
             outcome = Outcome("The episode is over; call reset() for a new task.", False)
-            return outcome.feedback, 0.0, True, False, self._info(outcome.feedback, False, 0.0, False)
+            return (
+                outcome.feedback,
+                0.0,
+                True,
+                False,
+                self._info(outcome.feedback, False, 0.0, False),
+            )
         self._turn += 1
         outcome = self._play(action)
         self.history.append((action, outcome))

@@ -137,7 +137,9 @@ def make(name: str, *, preset: str | None = None, **knobs: Any) -> TextEnv:
         unknown = sorted(set(resolved) - set(params))
         if unknown:
             valid = ", ".join(p for p in params if p != "render_mode")
-            raise KnobError(f"unknown knob(s) {', '.join(unknown)} for {name}; valid knobs: {valid}")
+            raise KnobError(
+                f"unknown knob(s) {', '.join(unknown)} for {name}; valid knobs: {valid}"
+            )
     env = constructor(**resolved)
     if spec.gym_id is not None:
         env.spec = gym.spec(spec.gym_id)

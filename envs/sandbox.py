@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 # The bootstrap runs before user code: limits, network namespace, then the audit hook; then it
 # executes main.py as __main__. It is passed with -c so it never lives in the work directory.
-_BOOTSTRAP = r'''
+_BOOTSTRAP = r"""
 import os, sys, resource
 _cfg = dict(__CFG__)
 for _name, _val in (("RLIMIT_CPU", _cfg["cpu"]), ("RLIMIT_AS", _cfg["mem"]),
@@ -134,7 +134,7 @@ del _f
 _globals = {"__name__": "__main__", "__file__": _main, "__builtins__": __builtins__}
 del _main
 exec(_code, _globals)
-'''
+"""
 
 
 @dataclass(frozen=True)

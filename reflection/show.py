@@ -1,0 +1,103 @@
+"""Inspect a run's playbook: ``python -m reflection.show RUN_DIR [--step N] [--no-steps]``.
+
+Prints the playbook with its counters (the latest, or as it stood after step N), then for
+each update step what it added, tagged, updated and removed, and what could not be parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+from reflection.playbook import Playbook
+from reflection.recorder import PLAYBOOK_FILE, playbook_at, read_history
+
+
+def step_lines(rec: dict) -> list[str]:
+    c = rec.get("counts", {})
+    tags = Counter(t for _, t in rec.get("tags", []))
+    head = (
+        f"step {rec['step']}: {c.get('failures', 0)} failures, {c.get('successes', 0)} "
+        f"successes; +{len(rec.get('added', []))} added, {len(rec.get('removed', []))} removed, "
+        f"tags {tags.get('helpful', 0)} helpful / {tags.get('harmful', 0)} harmful / "
+        f"{tags.get('neutral', 0)} neutral; size {c.get('playbook_size', '?')}"
+    )
+    problems = {
+        k: c.get(k, 0)
+        for k in (
+            "reflections_dropped",
+            "tag_outputs_unparsed",
+            "invalid_tags",
+            "unknown_ids",
+            "curator_unparsed",
+            "ops_dropped",
+            "duplicates",
+        )
+    }
+    lines = [head]
+    if any(problems.values()):
+        lines.append("  dropped: " + ", ".join(f"{k}={v}" for k, v in problems.items() if v))
+    if c.get("tokens_reflect") or c.get("tokens_curate"):
+        lines.append(
+            f"  tokens: reflect {c.get('tokens_reflect', 0)}, curate {c.get('tokens_curate', 0)}"
+        )
+    lines += [f"  + [{a['id']}] {a['text']}" for a in rec.get("added", [])]
+    lines += [f"  ~ [{bid}] {text}" for bid, text in rec.get("updated", [])]
+    lines += [f"  - [{bid}] ({why})" for bid, why in rec.get("removed", [])]
+    by_id: dict[str, list[str]] = {}
+    for bid, tag in rec.get("tags", []):
+        by_id.setdefault(bid, []).append(tag)
+    if by_id:
+        lines.append(
+            "  tagged: "
+            + ", ".join(
+                f"{bid} " + "/".join(f"{t}x{n}" if n > 1 else t for t, n in Counter(ts).items())
+                for bid, ts in by_id.items()
+            )
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m reflection.show", description=__doc__)
+    ap.add_argument("run_dir")
+    ap.add_argument("--step", type=int, default=None, help="show the playbook after this step")
+    ap.add_argument("--no-steps", action="store_true", help="only the playbook")
+    args = ap.parse_args(argv)
+    run = Path(args.run_dir)
+    if not run.is_dir():
+        print(f"error: {run} is not a directory", file=sys.stderr)
+        return 2
+    records, bad = read_history(run)
+    if args.step is not None:
+        pb = playbook_at(run, args.step)
+        if pb is None:
+            print(f"error: no history record at or before step {args.step}", file=sys.stderr)
+            return 2
+        title = f"playbook after step {args.step}"
+    elif (run / PLAYBOOK_FILE).is_file():
+        try:
+            pb = Playbook.load(run / PLAYBOOK_FILE)
+        except (ValueError, KeyError, TypeError) as e:
+            print(f"error: {run / PLAYBOOK_FILE} is unreadable: {e}", file=sys.stderr)
+            return 2
+        title = "playbook (latest)"
+    else:
+        print(f"error: no {PLAYBOOK_FILE} in {run}", file=sys.stderr)
+        return 2
+    print(f"== {title}: {len(pb)} bullets ==")
+    print(pb.render() or "(empty)")
+    if not args.no_steps:
+        print(f"\n== {len(records)} update steps ==")
+        for rec in records:
+            if args.step is None or rec["step"] <= args.step:
+                print("\n".join(step_lines(rec)))
+        if bad:
+            print(f"({bad} unreadable history lines skipped)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -36,3 +36,14 @@ register(
     description="Write a finite-state tape machine (Manufactoria-like DSL) for a tape property.",
     gym_id=f"{GYM_NAMESPACE}/TapeMachine-v0",
 )
+register(
+    "bouncing",
+    "envs.bouncing:BouncingBalls",
+    presets={
+        "default": {},
+        "easy": {"balls": 1, "tests": 6, "max_time": 5, "turns": 5},
+        "hard": {"balls": 3, "collisions": True, "tests": 12, "max_time": 10},
+    },
+    description="Write predict(balls, width, height, t) for balls bouncing in a box (sandboxed).",
+    gym_id=f"{GYM_NAMESPACE}/BouncingBalls-v0",
+)

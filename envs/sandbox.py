@@ -102,9 +102,6 @@ def _make_hook(work, readable, blocked_events, blocked_prefixes, blocked_modules
                 if path is not None and not isinstance_(path, int) and not _inside(path, roots):
                     raise PermissionError("sandbox: %s on %r outside the working directory"
                                           % (event, fspath(path)))
-        elif event == "object.__setattr__" and args[1] in (
-                "__code__", "__defaults__", "__kwdefaults__", "__closure__"):
-            raise PermissionError("sandbox: setting %s is not allowed" % args[1])
     return hook
 
 import sysconfig

@@ -1,0 +1,374 @@
+"""BouncingBalls: write ``predict(balls, width, height, t)`` that says where balls in a box are.
+
+In the spirit of BouncingSim. The agent's Python runs only through ``envs.sandbox`` on hidden test
+cases; the environment's own simulator (``envs.bouncing.physics``) gives the expected positions.
+Feedback: per failing test each ball's expected and predicted position and distance error,
+tracebacks trimmed to the agent's lines, a missing function, time-outs, wrong return shapes.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envs.base import Outcome, TextEnv, check_knob
+from envs.bouncing.physics import Ball, closed_form, simulate
+from envs.sandbox import Limits, SandboxResult, run_python
+
+TOLERANCE = 0.01
+LIMITS = Limits(wall_s=3.0, cpu_s=2, memory_mb=512, output_bytes=64_000)
+FEEDBACK_LIMIT = 3000
+SHOWN_FAILURES = 3
+MAX_SOURCE_CHARS = 30_000
+HARNESS = (Path(__file__).with_name("harness.py")).read_text(encoding="utf-8")
+
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)
+
+
+@dataclass(frozen=True)
+class Case:
+    width: float
+    height: float
+    t: float
+    balls: tuple[Ball, ...]
+
+    def as_json(self, with_mass: bool) -> dict[str, Any]:
+        keys = ("x", "y", "vx", "vy", "r", "m") if with_mass else ("x", "y", "vx", "vy", "r")
+        balls = [{k: getattr(b, k) for k in keys} for b in self.balls]
+        return {"balls": balls, "width": self.width, "height": self.height, "t": self.t}
+
+    def call(self, with_mass: bool) -> str:
+        """The test as a call, e.g. ``predict(balls=[...], width=10.0, height=8.0, t=2.5)``."""
+        balls = json.dumps(self.as_json(with_mass)["balls"])
+        return f"predict(balls={balls}, width={self.width}, height={self.height}, t={self.t})"
+
+
+@dataclass(frozen=True)
+class BounceTask:
+    collisions: bool
+    cases: tuple[Case, ...]
+    expected: tuple[tuple[tuple[float, float], ...], ...]
+
+
+def extract_code(action: str) -> str:
+    """The last fenced block that defines predict, else the last fenced block, else the text."""
+    blocks = [b for b in _FENCE.findall(action) if b.strip()]
+    for block in reversed(blocks):
+        if "def predict" in block:
+            return block
+    return blocks[-1] if blocks else action
+
+
+def check_source(source: str) -> str:
+    """Why ``source`` cannot be run (syntax, no top-level predict), or "" when it can."""
+    if not source.strip():
+        return "No code found: write your function inside a ```python fenced block."
+    if len(source) > MAX_SOURCE_CHARS:
+        return f"Code is {len(source)} characters; the limit is {MAX_SOURCE_CHARS}."
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        line = (exc.text or "").strip()
+        where = f"line {exc.lineno}: " if exc.lineno else ""
+        return f"SyntaxError, {where}{exc.msg}" + (f"\n    {line[:120]}" if line else "")
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return f"The code cannot be parsed: {type(exc).__name__}: {str(exc)[:200]}"
+    names = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names]
+    if "predict" not in names:
+        found = ", ".join(n for n in names if n) or "none"
+        return (
+            "No top-level function named predict (top-level names found: "
+            f"{found[:200]}). Define def predict(balls, width, height, t)."
+        )
+    return ""
+
+
+class BouncingBalls(TextEnv):
+    """Predict where balls bouncing in a box are after time t (Python, run in a sandbox)."""
+
+    def __init__(
+        self,
+        balls: int = 2,
+        collisions: bool = False,
+        tests: int = 10,
+        max_time: int = 20,
+        turns: int = 3,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(render_mode=render_mode)
+        check_knob("balls", balls, range(1, 6))
+        check_knob("collisions", collisions, {True, False})
+        check_knob("tests", tests, range(1, 33))
+        check_knob("max_time", max_time, range(1, 101))
+        check_knob("turns", turns, range(1, 21))
+        if collisions and balls < 2:
+            check_knob("balls (with collisions)", balls, range(2, 6))
+        self.balls = balls
+        self.collisions = collisions
+        self.tests = tests
+        self.max_time = max_time
+        self.max_turns = turns
+        self._last: list[tuple[Case, Any, str]] = []  # (case, expected, problem) of failures
+
+    def knobs(self) -> dict[str, Any]:
+        return {
+            "balls": self.balls,
+            "collisions": self.collisions,
+            "tests": self.tests,
+            "max_time": self.max_time,
+            "turns": self.max_turns,
+        }
+
+    # -- task ------------------------------------------------------------------------------------
+    def _new_task(self) -> BounceTask:
+        self._last = []
+        cases = []
+        while len(cases) < self.tests:
+            case = self._draw_case()
+            if case is not None:
+                cases.append(case)
+        cases.sort(key=lambda c: (c.t, len(c.balls)))
+        expected = tuple(self._expect(c) for c in cases)
+        return BounceTask(self.collisions, tuple(cases), expected)
+
+    def _expect(self, case: Case) -> tuple[tuple[float, float], ...]:
+        pts = simulate(list(case.balls), case.width, case.height, case.t, self.collisions)
+        return tuple((float(x), float(y)) for x, y in pts)
+
+    def _draw_case(self) -> Case | None:
+        """One random case, or None when it is degenerate (overlap, or chaotic under 1e-9)."""
+        rng = self.np_random
+        width = round(float(rng.uniform(6, 20)), 1)
+        height = round(float(rng.uniform(6, 20)), 1)
+        t = round(float(rng.uniform(0.5, self.max_time)), 2)
+        n = int(rng.integers(1, self.balls + 1)) if not self.collisions else self.balls
+        balls: list[Ball] = []
+        for _ in range(n):
+            r = round(float(rng.uniform(0.3, 1.0)), 2)
+            x = round(float(rng.uniform(r + 0.01, width - r - 0.01)), 2)
+            y = round(float(rng.uniform(r + 0.01, height - r - 0.01)), 2)
+            vx, vy = (round(float(v), 2) for v in rng.uniform(-5, 5, size=2))
+            m = round(float(rng.uniform(0.5, 3.0)), 2) if self.collisions else 1.0
+            if any(math.hypot(x - b.x, y - b.y) <= r + b.r + 0.05 for b in balls):
+                return None
+            balls.append(Ball(x, y, vx, vy, r, m))
+        case = Case(width, height, t, tuple(balls))
+        if self.collisions:
+            try:
+                base = self._expect(case)
+                nudged = [Ball(b.x, b.y, b.vx + 1e-9, b.vy - 1e-9, b.r, b.m) for b in balls]
+                moved = simulate(nudged, width, height, t, True)
+            except RuntimeError:
+                return None
+            if max(math.dist(p, q) for p, q in zip(base, moved, strict=True)) > TOLERANCE / 100:
+                return None  # too sensitive: a correct solution could legitimately differ
+        return case
+
+    def _intro(self) -> str:
+        task: BounceTask = self._task
+        example = task.cases[0]
+        answer = ", ".join(f"({x:.3f}, {y:.3f})" for x, y in task.expected[0])
+        mass = ', "m"' if self.collisions else ""
+        physics = (
+            "Balls also collide with each other: two balls whose edges touch bounce off "
+            "elastically (exchange momentum along the line joining their centres; masses m). "
+            if self.collisions
+            else "Balls do not interact with each other (they pass through one another). "
+        )
+        return (
+            "Write a Python function\n"
+            "    def predict(balls, width, height, t):\n"
+            "that returns where the balls are after t seconds, as a list of (x, y) pairs in the "
+            "order of balls.\n"
+            f'balls is a list of dicts with keys "x", "y", "vx", "vy", "r"{mass}: centre, '
+            "velocity (units per second) and radius. The box is [0, width] x [0, height]. "
+            "Balls move in straight lines; a ball bounces elastically off a wall when its EDGE "
+            "touches it (its centre stays within [r, width - r] x [r, height - r]); no gravity, "
+            f"no friction. {physics}\n"
+            f"Example: {example.call(self.collisions)} -> [{answer}].\n"
+            f"Your function is run on {len(task.cases)} hidden tests (t up to {self.max_time}); "
+            f"each ball must be within {TOLERANCE} of the true position. Standard library only "
+            f"(math is available; numpy is not); {LIMITS.wall_s:g} s for all tests together. "
+            f"You have {self.max_turns} submission(s); each gets feedback.\n"
+            "Answer with your code inside one ```python fenced block."
+        )
+
+    # -- judging ---------------------------------------------------------------------------------
+    def _play(self, action: str) -> Outcome:
+        source = extract_code(action)
+        problem = check_source(source)
+        if problem:
+            return Outcome(problem, False)
+        task: BounceTask = self._task
+        cases = json.dumps([c.as_json(self.collisions) for c in task.cases])
+        result = run_python(HARNESS, {"solution.py": source, "cases.json": cases}, LIMITS)
+        return self._judge(result)
+
+    def _judge(self, result: SandboxResult) -> Outcome:
+        task: BounceTask = self._task
+        records, started = _read_records(result.stdout)
+        if "load_error" in records:
+            self._last = []
+            text = "Your code failed before any test ran:\n" + _indent(records["load_error"])
+            return Outcome(_cap(text + _printed(result)), True, False, 0.0)
+        failures: list[tuple[int, str]] = []
+        self._last = []
+        passed = 0
+        for i, (case, want) in enumerate(zip(task.cases, task.expected, strict=True)):
+            rec = records.get(i)
+            if rec is None:
+                why = result.problem(LIMITS) or "the program exited early"
+                problem = (
+                    f"{why} (while running this test)"
+                    if i == started
+                    else f"not run: {why} during test {started + 1}"
+                    if started is not None
+                    else f"not run: {why}"
+                )
+            elif "error" in rec:
+                problem = "error:\n" + _indent(rec["error"])
+            else:
+                problem = _compare(want, rec["points"])
+            if problem:
+                failures.append((i, problem))
+                self._last.append((case, want, rec.get("points") if rec else None))
+            else:
+                passed += 1
+        progress = passed / len(task.cases)
+        if not failures:
+            return Outcome(f"All {passed} tests pass. Task solved.", True, True, 1.0, True)
+        lines = [
+            f"Passed {passed} of {len(task.cases)} tests (tolerance {TOLERANCE} per ball). "
+            f"Failing tests ({min(len(failures), SHOWN_FAILURES)} of {len(failures)} shown):"
+        ]
+        first_seen: dict[str, int] = {}
+        for i, problem in failures[:SHOWN_FAILURES]:
+            if problem.startswith("error") and problem in first_seen:
+                problem = f"the same error as test {first_seen[problem] + 1}"
+            first_seen.setdefault(problem, i)
+            lines.append(f"Test {i + 1}: {task.cases[i].call(self.collisions)}\n  {problem}")
+        return Outcome(_cap("\n".join(lines) + _printed(result)), True, False, progress)
+
+    def _reveal(self) -> str:
+        first = self._task.expected[0]
+        return "Expected for the example: " + ", ".join(f"({x:.3f}, {y:.3f})" for x, y in first)
+
+    def hindsight(self) -> list[str]:
+        """One line per failing test of the last run, with a guess at the mistake."""
+        if self._task is None:
+            return []
+        notes = []
+        last = self.history[-1][1] if self.history else None
+        if last is not None and not last.valid_action:
+            notes.append("The last answer could not run: " + last.feedback.splitlines()[0])
+        for case, want, got in self._last[:6]:
+            head = f"t={case.t}, box {case.width}x{case.height}"
+            if got is None:
+                notes.append(f"Test {head}: raised an error or did not finish.")
+                continue
+            worst = max(math.dist(p, q) for p, q in zip(want, got, strict=False))
+            guess = _diagnose(case, got, self.collisions)
+            notes.append(f"Test {head}: off by up to {worst:.3f}; {guess}")
+        notes.append(
+            "Key idea: per axis the motion is a reflection: with span L = size - 2r, "
+            "u = (p - r + v t) mod 2L, position r + (u if u <= L else 2L - u)"
+            + (
+                "; with collisions, step from event to event (next wall or ball contact)."
+                if self.collisions
+                else "."
+            )
+        )
+        return notes
+
+
+def _read_records(stdout: str) -> tuple[dict[Any, Any], int | None]:
+    """Parse the harness's JSON lines: results by case index, and the last case started."""
+    records: dict[Any, Any] = {}
+    started = None
+    for line in stdout.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(obj, dict):
+            continue
+        if "load_error" in obj:
+            records["load_error"] = str(obj["load_error"])
+        elif isinstance(obj.get("start"), int):
+            started = obj["start"]
+        elif isinstance(obj.get("case"), int):
+            records[obj["case"]] = obj
+    return records, started
+
+
+def _compare(want: tuple, got: list) -> str:
+    errors = [math.dist(p, q) for p, q in zip(want, got, strict=True)]
+    if max(errors) <= TOLERANCE:
+        return ""
+    parts = []
+    for k, ((wx, wy), (gx, gy), err) in enumerate(zip(want, got, errors, strict=True)):
+        mark = "" if err <= TOLERANCE else "  <- wrong"
+        parts.append(
+            f"ball {k}: expected ({wx:.3f}, {wy:.3f}), got ({gx:.3f}, {gy:.3f}), "
+            f"error {err:.3f}{mark}"
+        )
+    return "\n  ".join(parts)
+
+
+def _diagnose(case: Case, got: list, collisions: bool) -> str:
+    """Name the simpler model the prediction matches, if any (for hindsight notes)."""
+    balls = list(case.balls)
+    guesses = [
+        (
+            "it ignores the ball radius (bounces at the centre, not the edge)",
+            closed_form(
+                [Ball(b.x, b.y, b.vx, b.vy, 0.0) for b in balls], case.width, case.height, case.t
+            ),
+        ),
+        (
+            "it moves in straight lines without bouncing",
+            [(b.x + b.vx * case.t, b.y + b.vy * case.t) for b in balls],
+        ),
+    ]
+    if collisions:
+        guesses.insert(
+            0,
+            (
+                "it ignores ball-ball collisions",
+                closed_form(balls, case.width, case.height, case.t),
+            ),
+        )
+    for reason, pts in guesses:
+        if all(math.dist(p, q) <= TOLERANCE for p, q in zip(pts, got, strict=False)):
+            return f"the prediction matches a model where {reason}."
+    return "the prediction matches none of the usual simplifications."
+
+
+def _printed(result: SandboxResult) -> str:
+    text = result.stderr.strip()
+    if not text:
+        return ""
+    tail = text[-300:]
+    return f"\nYour code printed (last {len(tail)} characters of stdout/stderr):\n{tail}"
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _cap(text: str) -> str:
+    if len(text) <= FEEDBACK_LIMIT:
+        return text
+    return text[: FEEDBACK_LIMIT - 20].rstrip() + "\n...(feedback cut)"

@@ -1,0 +1,32 @@
+"""The model layer: one ``Policy`` API over a causal LM, whichever engine samples from it.
+
+Exports: Policy (generate / score / render / weights), SamplingParams, Completion, TokenScores,
+EmaTeacher (an EMA copy of the trainable weights that scores like a Policy), LoraSettings, and
+the preset registry (register_preset, list_presets; built-ins "tiny-random", "smollm2-135m").
+See policy.py for the full API; log-prob conventions are in types.py.
+"""
+
+from learners.models.ema import EmaTeacher
+from learners.models.policy import Policy
+from learners.models.presets import (
+    LoadedModel,
+    PresetUnavailable,
+    cache_root,
+    list_presets,
+    register_preset,
+)
+from learners.models.types import Completion, LoraSettings, SamplingParams, TokenScores
+
+__all__ = [
+    "Completion",
+    "EmaTeacher",
+    "LoadedModel",
+    "LoraSettings",
+    "Policy",
+    "PresetUnavailable",
+    "SamplingParams",
+    "TokenScores",
+    "cache_root",
+    "list_presets",
+    "register_preset",
+]

@@ -1,0 +1,175 @@
+"""The transformers engine: left-padded batched forward passes and a KV-cached sampling loop.
+
+Why our own loop rather than ``model.generate``: we need, per token, the log-prob under the
+*untempered* distribution (what ``Policy.score`` recomputes), stop strings that cut the text
+exactly, finished rows dropped from the batch (and KV cache) as soon as they end, and one seeded
+``torch.Generator`` per call; each of these is a few lines here and a fight with generate().
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import torch
+from torch.func import functional_call
+
+from learners.models.types import Completion, SamplingParams
+
+
+def left_pad(seqs: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """[B, L] ids and attention mask, sequences right-aligned (so all end at column L-1)."""
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        if seq:
+            ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq):] = 1
+    return ids.to(device), mask.to(device)
+
+
+def positions(mask: torch.Tensor) -> torch.Tensor:
+    """Position ids that start at 0 at each row's first real token (left padding ignored)."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)
+
+
+def accepts_logits_to_keep(model: torch.nn.Module) -> bool:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
+
+
+def cache_kwarg(model: torch.nn.Module) -> str:
+    """transformers >= 5.24 names the KV-cache argument ``cache``; earlier ``past_key_values``."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def output_cache(out):
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
+def forward_logits(model, ids, mask, keep: int, weights: dict | None = None, **kwargs):
+    """Model outputs whose logits cover the last ``keep`` positions (all when unsupported).
+
+    ``weights`` (name -> tensor) replaces those parameters for this call only, through
+    ``torch.func.functional_call``: the module itself is not modified, so autograd graphs
+    built earlier on the real parameters stay valid (the EMA teacher relies on this).
+    """
+    kw = dict(input_ids=ids, attention_mask=mask, **kwargs)
+    if "position_ids" not in kw:
+        kw["position_ids"] = positions(mask)
+    if accepts_logits_to_keep(model):
+        kw["logits_to_keep"] = keep
+    out = model(**kw) if weights is None else functional_call(model, weights, (), kw,
+                                                              strict=False, tie_weights=True)
+    out.logits = out.logits[:, -keep:]
+    return out
+
+
+def sample_next(logits: torch.Tensor, params: SamplingParams, generator: torch.Generator):
+    """Next tokens [B] and their untempered log-probs [B] from float32 logits [B, V]."""
+    logprobs = torch.log_softmax(logits, dim=-1)
+    if params.temperature == 0:
+        tokens = logits.argmax(dim=-1)
+    else:
+        probs = torch.softmax(logits / params.temperature, dim=-1)
+        if params.top_p < 1.0:
+            probs = top_p_filter(probs, params.top_p)
+        tokens = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+    return tokens, logprobs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def top_p_filter(probs: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose mass reaches top_p (at least one)."""
+    sorted_p, order = probs.sort(dim=-1, descending=True)
+    mass_before = sorted_p.cumsum(-1) - sorted_p
+    sorted_p = sorted_p.masked_fill(mass_before >= top_p, 0.0)
+    kept = torch.zeros_like(probs).scatter(-1, order, sorted_p)
+    return kept / kept.sum(-1, keepdim=True)
+
+
+def find_stop(text: str, stops: tuple[str, ...]) -> int:
+    """Index of the earliest stop string in text, or -1."""
+    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(hits) if hits else -1
+
+
+class HFEngine:
+    """Generation on the trainer's own torch model (CPU or GPU); nothing to sync."""
+
+    def __init__(self, model, tokenizer, eos_ids: set[int], pad_id: int, batch_size: int):
+        self.model, self.tokenizer = model, tokenizer
+        self.eos_ids, self.pad_id, self.batch_size = eos_ids, pad_id, batch_size
+
+    def sync_weights(self, model) -> None:
+        """The engine samples from the trainer's tensors directly: always in sync."""
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Completion]:
+        seed = params.seed if params.seed is not None else int(torch.randint(2**62, (1,)))
+        device = next(self.model.parameters()).device
+        generator = torch.Generator(device=device)
+        generator.manual_seed(seed)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        results: list[Completion | None] = [None] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            outs = self._generate_batch([prompts[i] for i in chunk], params, generator)
+            for i, completion in zip(chunk, outs, strict=True):
+                results[i] = completion
+        return results
+
+    @torch.no_grad()
+    def _generate_batch(self, prompts, params, generator) -> list[Completion]:
+        device = next(self.model.parameters()).device
+        ids, mask = left_pad(prompts, self.pad_id, device)
+        out = forward_logits(self.model, ids, mask, keep=1, use_cache=True)
+        cache, logits = output_cache(out), out.logits[:, -1].float()
+        cache_name = cache_kwarg(self.model)
+        next_pos = positions(mask)[:, -1] + 1
+        n = len(prompts)
+        tokens: list[list[int]] = [[] for _ in range(n)]
+        logprobs: list[list[float]] = [[] for _ in range(n)]
+        texts: list[str | None] = [None] * n
+        reasons = ["length"] * n
+        active = list(range(n))  # rows of this batch still decoding, in cache order
+        for step in range(params.max_new_tokens):
+            new, new_lp = sample_next(logits, params, generator)
+            keep = []
+            for slot, (row, tok, lp) in enumerate(zip(active, new.tolist(), new_lp.tolist(),
+                                                       strict=True)):
+                tokens[row].append(tok)
+                logprobs[row].append(lp)
+                if tok in self.eos_ids:
+                    reasons[row] = "stop"
+                    continue
+                if params.stop:
+                    text = self.tokenizer.decode(tokens[row], skip_special_tokens=True)
+                    cut = find_stop(text, params.stop)
+                    if cut >= 0:
+                        texts[row], reasons[row] = text[:cut], "stop"
+                        continue
+                keep.append(slot)
+            if not keep or step == params.max_new_tokens - 1:
+                break
+            if len(keep) < len(active):
+                index = torch.tensor(keep, device=device)
+                cache.batch_select_indices(index)
+                mask, next_pos, new = mask[index], next_pos[index], new[index]
+                active = [active[k] for k in keep]
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+            out = self.model(input_ids=new.unsqueeze(-1), attention_mask=mask,
+                             position_ids=next_pos.unsqueeze(-1), use_cache=True,
+                             **{cache_name: cache})
+            cache, logits = output_cache(out), out.logits[:, -1].float()
+            next_pos = next_pos + 1
+        return [
+            Completion(
+                token_ids=tokens[r],
+                text=texts[r] if texts[r] is not None
+                else self.tokenizer.decode(tokens[r], skip_special_tokens=True),
+                logprobs=logprobs[r],
+                finish_reason=reasons[r],
+            )
+            for r in range(n)
+        ]

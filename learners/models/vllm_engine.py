@@ -1,0 +1,154 @@
+"""The vLLM engine (optional extra, GPU machines): same Policy API, vLLM does the sampling.
+
+The trainer keeps its torch model (gradients, the EMA teacher); vLLM holds a copy of the
+weights for fast sampling and for no-grad scoring through prompt log-probs. ``sync_weights``
+pushes the trainer's weights into the engine (``Policy`` calls it after parameters change).
+Conventions kept identical to the hf engine:
+- the prompt is the same token ids (``TokensPrompt``), so rendering cannot differ;
+- per-token log-probs are the raw (untempered) model log-probs: ``logprobs_mode="raw_logprobs"``
+  (vLLM V1's default), with ``logprobs=0`` returning only the sampled token's log-prob;
+- stop strings are excluded from the text; EOS ends with finish "stop", the cap with "length".
+Weight loading runs in-process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``) through
+``LLM.apply_model`` / ``collective_rpc`` where available, else the older
+``llm_engine.model_executor.driver_worker.model_runner.model`` path.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import torch
+
+from learners.models.presets import PresetUnavailable
+from learners.models.scoring import tail_logprob
+from learners.models.types import Completion, SamplingParams, TokenScores
+
+VLLM_MISSING = ("engine 'vllm' needs vllm (GPU machines only; it replaces the CPU torch): "
+                "pip install 'resd-bench[vllm]'")
+
+
+def import_vllm():
+    try:
+        import vllm
+    except ImportError as err:
+        raise PresetUnavailable(VLLM_MISSING) from err
+    return vllm
+
+
+def vllm_weight_items(model: torch.nn.Module):
+    """(name, tensor) pairs in Hugging Face checkpoint naming, LoRA merged into the base.
+
+    peft names look like ``base_model.model.<hf name>`` with ``.base_layer`` inside adapted
+    modules; the adapter is merged for the copy and unmerged after (what TRL does too).
+    """
+    is_peft = hasattr(model, "merge_adapter")
+    if is_peft:
+        model.merge_adapter()
+    try:
+        items = []
+        for name, tensor in model.state_dict().items():
+            if is_peft:
+                if "lora_" in name or "modules_to_save" in name:
+                    continue
+                name = name.removeprefix("base_model.model.").replace(".base_layer", "")
+            items.append((name, tensor.detach().clone()))
+    finally:
+        if is_peft:
+            model.unmerge_adapter()
+    return items
+
+
+class VllmEngine:
+    """Sampling and no-grad scoring through a ``vllm.LLM`` over the same weights."""
+
+    def __init__(self, model: torch.nn.Module, tokenizer, path: str | None,
+                 gpu_memory_utilization: float = 0.35, max_logprobs: int = 64,
+                 score_prompts: bool = True, **llm_options):
+        vllm = import_vllm()
+        self.vllm = vllm
+        self.tokenizer = tokenizer
+        self.max_logprobs = max_logprobs
+        self.score_prompts = score_prompts
+        if path is None:  # in-memory models (tiny-random): vLLM loads from a folder
+            self._tmp = tempfile.TemporaryDirectory(prefix="resd-vllm-")
+            path = self._tmp.name
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            base.save_pretrained(path)
+            tokenizer.save_pretrained(path)
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+        options = dict(model=path, tokenizer=path, dtype=dtype, seed=0,
+                       gpu_memory_utilization=gpu_memory_utilization, max_logprobs=max_logprobs,
+                       enable_prefix_caching=True)
+        options.update(llm_options)
+        self.llm = vllm.LLM(**options)
+        self.sync_weights(model)  # LoRA or edited weights differ from the folder
+
+    # -- sampling --------------------------------------------------------------------------
+    def _prompt(self, ids: list[int]):
+        from vllm.inputs import TokensPrompt
+
+        return TokensPrompt(prompt_token_ids=list(ids))
+
+    def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Completion]:
+        per_request = [
+            self.vllm.SamplingParams(
+                temperature=params.temperature, top_p=params.top_p,
+                max_tokens=params.max_new_tokens, stop=list(params.stop) or None,
+                seed=None if params.seed is None else params.seed + i, logprobs=0,
+            )
+            for i in range(len(prompts))
+        ]
+        outs = self.llm.generate([self._prompt(p) for p in prompts], per_request, use_tqdm=False)
+        results = []
+        for out in outs:
+            c = out.outputs[0]
+            ids = list(c.token_ids)
+            lps = [step[tok].logprob for tok, step in zip(ids, c.logprobs, strict=True)]
+            results.append(Completion(ids, c.text, lps,
+                                      "length" if c.finish_reason == "length" else "stop"))
+        return results
+
+    # -- scoring ---------------------------------------------------------------------------
+    def can_score(self, top_k: int) -> bool:
+        return self.score_prompts and top_k <= self.max_logprobs
+
+    def score(self, prompts, completions, top_k: int) -> list[TokenScores]:
+        """Prompt log-probs of prompt+completion; each position lists the actual token and
+        the top ``top_k`` (by rank) of the raw distribution."""
+        params = self.vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=top_k)
+        outs = self.llm.generate([self._prompt(p + c) for p, c in zip(prompts, completions,
+                                                                       strict=True)],
+                                 params, use_tqdm=False)
+        results = []
+        for prompt, comp, out in zip(prompts, completions, outs, strict=True):
+            positions = out.prompt_logprobs[len(prompt):]
+            token_lp, ids, lps = [], [], []
+            for tok, entry in zip(comp, positions, strict=True):
+                token_lp.append(entry[tok].logprob)
+                best = sorted(((lp.rank, t, lp.logprob) for t, lp in entry.items()
+                               if lp.rank is not None and lp.rank <= top_k))[:top_k]
+                ids.append([t for _, t, _ in best])
+                lps.append([v for _, _, v in best])
+            shape = (len(comp), top_k)
+            topk_ids = torch.tensor(ids, dtype=torch.long).reshape(shape)
+            topk_lp = torch.tensor(lps, dtype=torch.float32).reshape(shape)
+            results.append(TokenScores(torch.tensor(token_lp, dtype=torch.float32), topk_ids,
+                                       topk_lp, tail_logprob(topk_lp)))
+        return results
+
+    # -- weights ---------------------------------------------------------------------------
+    def sync_weights(self, model: torch.nn.Module) -> None:
+        items = vllm_weight_items(model)
+
+        def load(vllm_model):
+            vllm_model.load_weights(weights=items)
+
+        if hasattr(self.llm, "apply_model"):
+            self.llm.apply_model(load)
+        else:  # vLLM before apply_model: the in-process driver worker's model
+            executor = self.llm.llm_engine.model_executor
+            load(executor.driver_worker.model_runner.model)
+        if hasattr(self.llm, "reset_prefix_cache"):
+            self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights

@@ -47,17 +47,20 @@ def parse_operations(text: Any) -> tuple[list[Operation], int, bool]:
     """Operations from ``{"operations": [...]}`` or a bare list; returns (ops, malformed
     entries, whether any JSON was read). Never raises."""
     got = extract_json(text)
-    ops_raw: Any = None
-    if isinstance(got.value, dict):
-        lowered = {str(k).lower(): v for k, v in got.value.items()}
-        ops_raw = lowered.get("operations", lowered.get("ops", []))
+    lowered = {str(k).lower(): v for k, v in got.value.items()} if got.ok else {}
+    if "operations" in lowered or "ops" in lowered:
+        ops_raw = lowered.get("operations", lowered.get("ops"))
         if not isinstance(ops_raw, list):
             ops_raw = [ops_raw] if isinstance(ops_raw, dict) else []
     else:
-        got = extract_json(text, want=list)
-        if not isinstance(got.value, list):
+        listed = extract_json(text, want=list)
+        if listed.ok:
+            ops_raw = listed.value
+        elif got.ok:  # one operation object without the wrapper, or nothing proposed
+            single = any(k in lowered for k in (*_KIND_KEYS, *_TEXT_KEYS))
+            ops_raw = [got.value] if single else []
+        else:
             return [], 0, False
-        ops_raw = got.value
     ops: list[Operation] = []
     bad = 0
     for item in ops_raw:

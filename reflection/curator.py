@@ -224,9 +224,8 @@ class Curator:
         if self.merge_duplicates:
             twin = self.near_duplicate(playbook, bullet.text, exclude=bullet.id)
             if twin is not None:
-                keep = merge_bullets(playbook, [twin, bullet.id], None)
-                gone = bullet.id if keep.id == twin else twin
-                stats.removed.append((gone, f"merged into {keep.id}"))
+                merge_bullets(playbook, [twin, bullet.id], None)  # the older text stays
+                stats.removed.append((bullet.id, f"merged into {twin}"))
 
     def near_duplicate(self, playbook: Playbook, text: str, exclude: str = "") -> str | None:
         """Id of the most similar bullet at or above the threshold, if any."""

@@ -2,7 +2,8 @@
 
 The trainer keeps its torch model (gradients, the EMA teacher); vLLM holds a copy of the
 weights for fast sampling and for no-grad scoring through prompt log-probs. ``sync_weights``
-pushes the trainer's weights into the engine (``Policy`` calls it after parameters change).
+pushes the trainer's weights into the engine (``Policy`` calls it after parameters change;
+with LoRA the adapter is merged into the copy sent, so vLLM needs no LoRA support).
 Conventions kept identical to the hf engine:
 - the prompt is the same token ids (``TokensPrompt``), so rendering cannot differ;
 - per-token log-probs are the raw (untempered) model log-probs: ``logprobs_mode="raw_logprobs"``
@@ -36,27 +37,30 @@ def import_vllm():
     return vllm
 
 
-def vllm_weight_items(model: torch.nn.Module):
-    """(name, tensor) pairs in Hugging Face checkpoint naming, LoRA merged into the base.
+def _hf_name(peft_name: str) -> str:
+    return peft_name.removeprefix("base_model.model.").replace(".base_layer", "")
 
-    peft names look like ``base_model.model.<hf name>`` with ``.base_layer`` inside adapted
-    modules; the adapter is merged for the copy and unmerged after (what TRL does too).
+
+@torch.no_grad()
+def vllm_weight_items(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
+    """(name, tensor) pairs in Hugging Face checkpoint naming, any LoRA adapter merged in.
+
+    The merge is computed (base + delta), never done in place: merge/unmerge round trips
+    would drift the frozen base weights a little at every sync (badly so in bf16).
     """
-    is_peft = hasattr(model, "merge_adapter")
+    is_peft = hasattr(model, "get_base_model")
+    items = {}
+    for name, tensor in model.state_dict().items():
+        if is_peft and ("lora_" in name or "modules_to_save" in name):
+            continue
+        items[_hf_name(name) if is_peft else name] = tensor.detach()
     if is_peft:
-        model.merge_adapter()
-    try:
-        items = []
-        for name, tensor in model.state_dict().items():
-            if is_peft:
-                if "lora_" in name or "modules_to_save" in name:
-                    continue
-                name = name.removeprefix("base_model.model.").replace(".base_layer", "")
-            items.append((name, tensor.detach().clone()))
-    finally:
-        if is_peft:
-            model.unmerge_adapter()
-    return items
+        for module_name, module in model.named_modules():
+            if hasattr(module, "get_delta_weight") and hasattr(module, "base_layer"):
+                key = _hf_name(module_name) + ".weight"
+                delta = sum(module.get_delta_weight(a) for a in module.active_adapters)
+                items[key] = items[key] + delta.to(items[key].dtype)
+    return list(items.items())
 
 
 class VllmEngine:

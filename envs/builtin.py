@@ -47,3 +47,6 @@ register(
     description="Write predict(balls, width, height, t) for balls bouncing in a box (sandboxed).",
     gym_id=f"{GYM_NAMESPACE}/BouncingBalls-v0",
 )
+
+# "textarena/<GameId>" builds a TextArena single-player game on demand (not listed by envs.list()).
+from envs import textarena_adapter as _textarena_adapter  # noqa: E402,F401

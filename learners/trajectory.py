@@ -1,0 +1,60 @@
+"""Trajectory records shared by the rollout loop, the learners and the runner's logs."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Conversation = list[dict[str, str]]
+
+
+@dataclass
+class Turn:
+    """One model completion in its own context, and what the environment said about it."""
+
+    messages: Conversation  # the conversation the completion was sampled from
+    completion_ids: list[int]
+    logprobs: list[float]  # sampling log-probs of completion_ids (rollout policy)
+    text: str
+    feedback: str
+    reward: float
+    valid_action: bool
+    finish_reason: str = "stop"
+
+
+@dataclass
+class Episode:
+    """A whole episode on one task. Episodes of one group share ``task_id`` and ``seed``."""
+
+    task_id: str
+    group_id: int
+    seed: int
+    task: str  # the first observation (task statement and answer format)
+    turns: list[Turn] = field(default_factory=list)
+    success: bool = False
+    progress: float = 0.0
+    reward: float = 0.0
+    truncated: bool = False
+    hindsight: list[str] = field(default_factory=list)
+
+    def answer(self) -> str:
+        """The agent's answers in order, one per line (what a reviewer reads as 'the attempt')."""
+        return "\n".join(f"Turn {n}: {t.text.strip()}" for n, t in enumerate(self.turns, 1))
+
+    def feedback(self) -> str:
+        """The environment's feedback in order, one block per turn."""
+        return "\n".join(f"Turn {n}: {t.feedback.strip()}" for n, t in enumerate(self.turns, 1))
+
+    def generated_tokens(self) -> int:
+        return sum(len(t.completion_ids) for t in self.turns)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Episode:
+        turns = [Turn(**t) for t in data.get("turns", [])]
+        return cls(**{**data, "turns": turns})
+
+
+Group = list[Episode]

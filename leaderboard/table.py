@@ -1,0 +1,131 @@
+"""The comparison table: one row per (env, model, learner config), pooled over seeds.
+
+Columns: area under the success-vs-samples curve (mean over seeds with a 95% bootstrap CI),
+samples to reach the success threshold (median over seeds, a seed that never reached it counts
+as infinite; with how many seeds reached it), final success (mean, 95% bootstrap CI), tokens
+(policy + reflection + curation, mean over seeds), wall time (mean) and the number of seeds.
+Rows are sorted by env, model, then AUC descending. Bootstrap seeds are fixed: the same store
+always prints the same table.
+
+The default threshold is 0.5 mean@k ("solves half of the held-out tasks"): absolute, so a row
+does not change when other runs are added (a threshold relative to the best run would), and
+far enough above the rare-success start of the default presets that eval noise on a few dozen
+tasks does not cross it by chance, which a low threshold like 0.1 would.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tabulate import tabulate
+
+from benchmarks.metrics import (
+    CONFIDENCE_DEFAULT,
+    Estimate,
+    auc,
+    bootstrap_ci,
+    median_samples,
+    samples_to_threshold,
+)
+from leaderboard.store import Store, StoredRun
+
+FORMATS = {"plain": "simple", "github": "github", "html": "html"}
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Row:
+    """One leaderboard line."""
+
+    env: str
+    model: str
+    learner: str
+    seeds: int
+    auc: Estimate
+    reach_median: float | None
+    reached: int
+    final: Estimate
+    tokens: float
+    wall_seconds: float
+
+
+def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) -> list[Row]:
+    """Pool runs whose configs differ only by seed into rows, sorted for display."""
+    groups: dict[tuple[str, str, str, str], list[StoredRun]] = defaultdict(list)
+    for run in runs:
+        groups[(run.env, run.model, run.label, run.config_key)].append(run)
+    keys_per_label: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for env, model, label, key in groups:
+        keys_per_label[(env, model, label)].add(key)
+    rows = []
+    for (env, model, label, key), members in groups.items():
+        if len(keys_per_label[(env, model, label)]) > 1:
+            label = f"{label}#{key[:6]}"  # same learner, other settings: keep the rows apart
+        curves = [([p.samples for p in r.curve], [p.success_mean for p in r.curve])
+                  for r in members]
+        reach = [samples_to_threshold(x, y, threshold) for x, y in curves]
+        rows.append(Row(
+            env=env, model=model, learner=label, seeds=len(members),
+            auc=bootstrap_ci([auc(x, y) for x, y in curves], CONFIDENCE_DEFAULT),
+            reach_median=median_samples(reach), reached=sum(r is not None for r in reach),
+            final=bootstrap_ci([r.final_success for r in members], CONFIDENCE_DEFAULT),
+            tokens=sum(r.tokens for r in members) / len(members),
+            wall_seconds=sum(r.wall_seconds for r in members) / len(members),
+        ))
+    rows.sort(key=lambda r: (r.env, r.model, -r.auc.mean, r.learner))
+    return rows
+
+
+def fmt_estimate(e: Estimate) -> str:
+    return f"{e.mean:.3f}" if e.n == 1 else f"{e.mean:.3f} [{e.low:.3f}, {e.high:.3f}]"
+
+
+def fmt_count(n: float) -> str:
+    """Compact counts: 950, 12.3k, 4.56M."""
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.3g}{unit}"
+    return f"{n:.0f}"
+
+
+def fmt_seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
+def fmt_reach(row: Row) -> str:
+    if row.reach_median is None:
+        return f"not reached ({row.reached}/{row.seeds})"
+    return f"{row.reach_median:.0f} ({row.reached}/{row.seeds})"
+
+
+def render(rows: Sequence[Row], fmt: str = "plain", threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The rows as a plain / github / html table."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    ci = f"{CONFIDENCE_DEFAULT:.0%} CI"
+    headers = ["env", "model", "learner", "seeds", f"AUC [{ci}]",
+               f"samples to {threshold:g}", f"final success [{ci}]", "tokens", "wall"]
+    body = [[r.env, r.model, r.learner, r.seeds, fmt_estimate(r.auc), fmt_reach(r),
+             fmt_estimate(r.final), fmt_count(r.tokens), fmt_seconds(r.wall_seconds)]
+            for r in rows]
+    return tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
+
+
+def table_text(store: Store, env: str | None = None, model: str | None = None,
+               threshold: float = DEFAULT_THRESHOLD, fmt: str = "plain") -> str:
+    """The table for the filters, or a one-line hint when nothing matches."""
+    runs = store.runs(env=env, model=model)
+    if runs:
+        return render(build_rows(runs, threshold), fmt, threshold)
+    total = store.count()
+    if total == 0:
+        return (f"no runs in {store.path}; add finished runs with "
+                "`python -m leaderboard --add RUN_DIR ...`")
+    filters = ", ".join(f"{k}={v}" for k, v in (("env", env), ("model", model)) if v)
+    return f"no runs match {filters} ({total} runs in {store.path})"

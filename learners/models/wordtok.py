@@ -1,0 +1,73 @@
+"""A byte-level tokenizer with whole-word tokens for the prose of the suite's prompts.
+
+Why: the prompts are long fixed prose (task statements, teacher sections, reflection and
+curation instructions) around short game content (guesses, marks, codes). One token per byte
+makes every sequence 4-5x longer than it needs to be; ordinary BPE would merge the game's
+words into subword pieces that hide their letters. Here only a fixed list of prose words,
+each written after a space (`` guess``), becomes one token; everything else (guesses in
+brackets, upper-case words, marks, digits, JSON punctuation) stays one token per byte, so a
+small model can read and copy letters. Any text round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast
+
+from learners.models.tiny import CHATML_TEMPLATE
+
+_WORD = re.compile(r'(?:(?<=[ "])|^)([a-z_]{2,24}|[A-Z][a-z]{1,23})(?![A-Za-z0-9_])', re.M)
+_VALID = re.compile(r"[a-z_]{2,24}|[A-Z][a-z]{1,23}")
+SPACE, NEWLINE = "\u0120", "\u010a"  # ByteLevel's stand-ins for " " and "\n"
+
+
+def frequent_words(texts: Iterable[str], size: int, min_count: int = 20) -> list[str]:
+    """The ``size`` most frequent prose words (lower-case, or capitalised like ``Turn``) that
+    start a line or follow a space or a double quote (ties alphabetical)."""
+    counts = Counter(w for t in texts for w in _WORD.findall(t))
+    ranked = sorted((w for w, c in counts.items() if c >= min_count),
+                    key=lambda w: (-counts[w], w))
+    return ranked[:size]
+
+
+def build_word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
+    """Bytes + ChatML specials + tokens `` word`` and ``word`` (after a line start or a double
+    quote) for each of ``words``.
+
+    The text is first mapped to ByteLevel characters, then split into whole listed words or
+    single byte characters, each looked up in a word-level vocabulary: no merges, so a listed
+    word is always exactly one token and anything else exactly one token per byte.
+    """
+    if any(not _VALID.fullmatch(w) for w in words):
+        raise ValueError("words must be 2-24 letters: a-z/_ or one capital then a-z")
+    words = sorted(set(words), key=lambda w: (-len(w), w))  # longest first in the regex
+    vocab = {"<|endoftext|>": 0}
+    for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
+        vocab[ch] = len(vocab)
+    for w in words:
+        vocab[SPACE + w] = len(vocab)
+        vocab[w] = len(vocab)
+    core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
+    if words:
+        alt = "|".join(words)
+        end = "(?![A-Za-z0-9_])"
+        pattern = f"{SPACE}(?:{alt}){end}|(?:^|(?<=[\"{NEWLINE}]))(?:{alt}){end}|[\\s\\S]"
+    else:
+        pattern = "[\\s\\S]"
+    core.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
+    ])
+    core.decoder = decoders.ByteLevel()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+    )
+    tok.chat_template = CHATML_TEMPLATE
+    return tok

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from benchmarks.metrics import CONFIDENCE_DEFAULT, align_curves, bootstrap_ci
+from leaderboard.metrics import CONFIDENCE_DEFAULT, align_curves, bootstrap_ci
 from leaderboard.store import RunError, read_evals, read_run
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-from benchmarks.metrics import (
+from leaderboard.metrics import (
     CONFIDENCE_DEFAULT,
     Estimate,
     auc,

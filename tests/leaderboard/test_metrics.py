@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.metrics import (
+from leaderboard.metrics import (
     MetricError,
     align_curves,
     auc,

@@ -45,8 +45,11 @@ class SecretWord(TextEnv):
         secret = self.answers[self._task]
         if answer is None or answer.lower() not in WORDS[: self.n_words]:
             reason = reason or f"{answer!r} is not one of the words"
-            return Outcome(f"Invalid answer {echo(action)}: {reason}. The secret word is {secret}.",
-                           False, done=True)
+            return Outcome(
+                f"Invalid answer {echo(action)}: {reason}. The secret word is {secret}.",
+                False,
+                done=True,
+            )
         if answer.lower() == secret:
             return Outcome("Correct!", True, success=True, progress=1.0, done=True)
         return Outcome(f"Wrong: the secret word is {secret}.", True, done=True)

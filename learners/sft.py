@@ -28,8 +28,12 @@ def sft_loss(policy: Any, pairs: list[tuple[Conversation, str]]) -> torch.Tensor
     return -total / sum(len(ids) for _, ids in items)
 
 
-def sft_step(policy: Any, optimizer: torch.optim.Optimizer, pairs: list[tuple[Conversation, str]],
-             grad_clip: float = 1.0) -> float:
+def sft_step(
+    policy: Any,
+    optimizer: torch.optim.Optimizer,
+    pairs: list[tuple[Conversation, str]],
+    grad_clip: float = 1.0,
+) -> float:
     """One optimiser step of supervised learning on ``pairs``; returns the loss."""
     loss = sft_loss(policy, pairs)
     loss.backward()

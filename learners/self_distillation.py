@@ -19,6 +19,7 @@ RESD's ablations are switches: ``use_reflection``, ``use_playbook``, ``use_buffe
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,7 @@ class SelfDistillation(Learner):
             Attempt(ep.task, ep.answer(), ep.feedback(), ep.success, ep.task_id, ep.hindsight)
             for ep in episodes
         ]
+        t0 = time.perf_counter()
         report = self.pipeline.update(self.steps, attempts)
         texts = {
             id(ep): r.as_text()
@@ -164,6 +166,7 @@ class SelfDistillation(Learner):
         }
         metrics = {f"reflection/{k}": float(v) for k, v in report.counts.items()}
         metrics["playbook/bullets"] = float(len(self.pipeline.playbook))
+        metrics["time/reflection"] = time.perf_counter() - t0
         self.last_report = report
         return texts, metrics
 

@@ -1,0 +1,147 @@
+"""The runner's configuration: defaults, TOML presets, command-line overrides, validation.
+
+Resolution order (later wins): ``RunConfig`` defaults, the preset file (``--preset NAME`` is
+``benchmarks/presets/NAME.toml``, or a path), then command-line options. A preset is a flat
+table of ``RunConfig`` fields plus optional ``[env]`` (knobs) and ``[learner]`` (settings)
+tables. Every error names the field in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+DEFAULT_PRESET = "cpu"
+EVAL_SEED_BASE = 1_000_000_000  # held-out task seeds: disjoint from every training seed
+
+# Completion lengths that fit each environment's answer format (override with --max-new-tokens).
+MAX_NEW_TOKENS = {"secret": 8, "wordle": 16, "mastermind": 16, "tape": 320, "bouncing": 400}
+
+
+class RunConfigError(ValueError):
+    """A run setting is unknown or invalid; the message names it."""
+
+
+@dataclass
+class RunConfig:
+    env: str = "wordle"
+    env_preset: str | None = None
+    env_knobs: dict[str, Any] = field(default_factory=dict)
+    learner: str = "resd"
+    learner_set: dict[str, Any] = field(default_factory=dict)  # learner setting overrides
+    model: str = "tiny-random"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    budget: int = 512  # training rollouts (episodes): the x-axis of every curve
+    batch_tasks: int = 32  # tasks per batch (each drawn rollouts_per_task times)
+    inner_steps: int = 4  # K: fresh rollouts + one optimiser step, per batch
+    eval_every: int = 128  # samples between held-out evaluations
+    eval_tasks: int = 32
+    eval_k: int = 4
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int | None = None  # None: the environment's default
+    eval_temperature: float = 1.0
+    threads: int | None = None  # torch CPU threads (None: torch's default)
+    preset: str | None = None
+
+    def validate(self) -> None:
+        for name in ("budget", "batch_tasks", "inner_steps", "eval_every", "eval_tasks", "eval_k"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise RunConfigError(f"{name}={value!r} is invalid: expected an integer >= 1")
+        if self.max_new_tokens is not None and (
+            not isinstance(self.max_new_tokens, int) or self.max_new_tokens < 1
+        ):
+            raise RunConfigError(
+                f"max_new_tokens={self.max_new_tokens!r} is invalid: expected >= 1"
+            )
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 1000:
+            raise RunConfigError(f"seed={self.seed!r} is invalid: expected an integer in [0, 999]")
+        if not 0 < self.top_p <= 1:
+            raise RunConfigError(f"top_p={self.top_p!r} is invalid: expected a number in (0, 1]")
+        for name in ("temperature", "eval_temperature"):
+            if getattr(self, name) < 0:
+                raise RunConfigError(f"{name}={getattr(self, name)!r} is invalid: expected >= 0")
+
+    def new_tokens(self) -> int:
+        return self.max_new_tokens or MAX_NEW_TOKENS.get(self.env, 64)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as TOML (numbers, booleans, arrays, tables), else the raw string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignments(items: list[str] | None, option: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise RunConfigError(f"{option} {item!r} is invalid: expected KEY=VALUE")
+        out[key.strip()] = parse_value(value.strip())
+    return out
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    path = Path(name) if name.endswith(".toml") else PRESET_DIR / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESET_DIR.glob("*.toml")))
+        raise RunConfigError(f"preset {name!r} not found; presets: {known} (or a .toml path)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise RunConfigError(f"preset {path}: {error}") from None
+    data = dict(data)
+    if "env" in data and isinstance(data["env"], dict):
+        data["env_knobs"] = data.pop("env")
+    if "learner" in data and isinstance(data["learner"], dict):
+        data["learner_set"] = data.pop("learner")
+    return data
+
+
+def settings_for(learner: str, table: dict[str, Any]) -> dict[str, Any]:
+    """Learner settings from a preset table: shared keys plus the ``[learner.NAME]`` table."""
+    from learners import list_learners
+
+    names = set(list_learners())
+    shared = {k: v for k, v in table.items() if k not in names}
+    specific = table.get(learner, {})
+    return {**shared, **specific}
+
+
+def resolve(preset: str | None, overrides: dict[str, Any]) -> RunConfig:
+    """Defaults <- preset <- overrides (``None`` values in overrides mean 'not given')."""
+    values: dict[str, Any] = {}
+    name = preset or DEFAULT_PRESET
+    values.update(load_preset(name))
+    values["preset"] = name
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in ("env_knobs", "learner_set", "model_options"):
+            values[key] = {**values.get(key, {}), **value}
+        else:
+            values[key] = value
+    values["learner_set"] = settings_for(
+        values.get("learner", RunConfig.learner), values.get("learner_set", {})
+    )
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise RunConfigError(
+            f"unknown run setting(s) {', '.join(unknown)}; valid: " + ", ".join(sorted(fields))
+        )
+    config = RunConfig(**values)
+    config.validate()
+    return config

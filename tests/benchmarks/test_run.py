@@ -138,7 +138,9 @@ def test_kill_9_mid_run_then_resume_loses_and_repeats_nothing(tmp_path):
             str(out),
             "--no-leaderboard",
             "--budget",
-            "64",
+            "96",
+            "--eval-every",
+            "48",
         ],
         cwd=ROOT,
         env=env,
@@ -156,6 +158,6 @@ def test_kill_9_mid_run_then_resume_loses_and_repeats_nothing(tmp_path):
     assert not (out / "summary.json").exists()
     resumed = runner.main(["--resume", str(out), "--no-leaderboard"])
     samples = [e["sample"] for e in lines(resumed / "episodes.jsonl")]
-    assert samples == list(range(64))
+    assert samples == list(range(96))
     steps = [u["step"] for u in lines(resumed / "updates.jsonl")]
-    assert steps == list(range(8))
+    assert steps == list(range(12))

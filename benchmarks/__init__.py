@@ -1,1 +1,1 @@
-"""Benchmark runner: trains a learner on an environment and records interaction-efficiency curves."""
+"""Benchmark runner: trains a learner on an environment and records its curves."""

@@ -82,12 +82,17 @@ def test_grpo_trains_only_on_groups_with_signal(tiny_policy, secret_groups):
     before = [p.detach().clone() for p in tiny_policy.trainable_parameters()]
     metrics = learner.step(set_outcomes(secret_groups, False))
     assert metrics["skipped"] == 1.0
-    assert all(torch.equal(a, b) for a, b in zip(before, tiny_policy.trainable_parameters()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(before, tiny_policy.trainable_parameters(), strict=True)
+    )
     mixed = set_outcomes(secret_groups, False)
     mixed[0][0].success, mixed[0][0].reward = True, 1.0
     metrics = learner.step(mixed)
     assert metrics["skipped"] == 0.0 and metrics["signal_groups"] == 1.0
-    assert any(not torch.equal(a, b) for a, b in zip(before, tiny_policy.trainable_parameters()))
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(before, tiny_policy.trainable_parameters(), strict=True)
+    )
 
 
 def test_sd_uses_peer_solution_and_buffer(tiny_policy, secret_groups):
@@ -118,7 +123,9 @@ def test_state_dict_round_trip_resumes_identically(secret_groups):
     b = fresh()
     b.load_state_dict(state)
     b.step(secret_groups)
-    for pa, pb in zip(a.policy.trainable_parameters(), b.policy.trainable_parameters()):
+    for pa, pb in zip(
+        a.policy.trainable_parameters(), b.policy.trainable_parameters(), strict=True
+    ):
         assert torch.equal(pa, pb)
     assert a.steps == b.steps == 2
     assert torch.equal(

@@ -74,7 +74,7 @@ def test_aggregations_by_hand():
 
 # -------------------------------------------------------------------------- self-distillation
 def kl_ref(p, q):
-    return sum(pi * (math.log(pi) - math.log(qi)) for pi, qi in zip(p, q) if pi > 0)
+    return sum(pi * (math.log(pi) - math.log(qi)) for pi, qi in zip(p, q, strict=True) if pi > 0)
 
 
 def divergence_ref(s, t, alpha):
@@ -83,7 +83,7 @@ def divergence_ref(s, t, alpha):
         return kl_ref(t, s)
     if alpha == 1:
         return kl_ref(s, t)
-    m = [(1 - alpha) * si + alpha * ti for si, ti in zip(s, t)]
+    m = [(1 - alpha) * si + alpha * ti for si, ti in zip(s, t, strict=True)]
     return (1 - alpha) * kl_ref(s, m) + alpha * kl_ref(t, m)
 
 
@@ -153,10 +153,10 @@ def test_teacher_floor_and_ceiling():
     s_l = torch.log(torch.tensor([s], dtype=torch.float64))
     t_l = torch.log(torch.tensor([t], dtype=torch.float64))
     floored = torch.exp(losses.clip_teacher(t_l, s_l, 0.2, None))[0].tolist()
-    raw = [max(ti, 0.2 * si) for si, ti in zip(s, t)]  # 0.1, 0.9, 0.09 -> renormalised
+    raw = [max(ti, 0.2 * si) for si, ti in zip(s, t, strict=True)]  # 0.1, 0.9, 0.09 -> renormalised
     assert floored == pytest.approx([r / sum(raw) for r in raw], rel=1e-12)
     capped = torch.exp(losses.clip_teacher(t_l, s_l, 0.2, 2.0))[0].tolist()
-    raw = [min(max(ti, 0.2 * si), 2.0 * si) for si, ti in zip(s, t)]  # 0.1, 0.6, 0.09
+    raw = [min(max(ti, 0.2 * si), 2.0 * si) for si, ti in zip(s, t, strict=True)]  # 0.1, 0.6, 0.09
     assert capped == pytest.approx([r / sum(raw) for r in raw], rel=1e-12)
 
 
@@ -174,8 +174,12 @@ def test_importance_ratio_weight_is_clipped_and_detached():
         rollout_token_logp=rollout,
         ratio_clip=2.0,
     )
-    ratios = [min(math.exp(a - b), 2.0) for a, b in zip(token.tolist(), rollout.tolist())]
-    assert weighted.tolist() == pytest.approx([p * r for p, r in zip(plain.tolist(), ratios)])
+    ratios = [
+        min(math.exp(a - b), 2.0) for a, b in zip(token.tolist(), rollout.tolist(), strict=True)
+    ]
+    assert weighted.tolist() == pytest.approx(
+        [p * r for p, r in zip(plain.tolist(), ratios, strict=True)]
+    )
 
 
 def test_success_reweighting_by_hand():
@@ -205,5 +209,9 @@ def test_sequence_weights_reproduce_aggregate(mode):
     for i, n in enumerate(lengths):
         mask[i, :n] = 1.0
     weights = losses.sequence_weights(lengths, mode, max_len=5)
-    by_weights = sum(w * loss[i, :n].sum().item() for i, (w, n) in enumerate(zip(weights, lengths)))
-    assert by_weights == pytest.approx(losses.aggregate(loss, mask, mode, max_len=5).item(), rel=1e-12)
+    by_weights = sum(
+        w * loss[i, :n].sum().item() for i, (w, n) in enumerate(zip(weights, lengths, strict=True))
+    )
+    assert by_weights == pytest.approx(
+        losses.aggregate(loss, mask, mode, max_len=5).item(), rel=1e-12
+    )

@@ -2,7 +2,8 @@
 
 Exports: Policy (generate / score / render / weights), SamplingParams, Completion, TokenScores,
 EmaTeacher (an EMA copy of the trainable weights that scores like a Policy), LoraSettings, and
-the preset registry (register_preset, list_presets; built-ins "tiny-random", "smollm2-135m").
+the preset registry (register_preset, list_presets; built-ins "tiny-random", "smollm2-135m",
+and "resd-tiny", the suite's own small model built by ``python -m learners.models.build_default``).
 See policy.py for the full API; log-prob conventions are in types.py.
 """
 

@@ -35,12 +35,12 @@ from learners.sft import answer_ids
 @dataclass
 class BuildConfig:
     corpus: CorpusConfig = field(default_factory=lambda: CorpusConfig(
-        games=("wordle",), tasks=1000, reflect_share=0.2))
+        games=("wordle",), tasks=1200, reflect_share=0.15))
     words: int = 400  # prose words that get their own token
     hidden_size: int = 128
     layers: int = 4
     heads: int = 4
-    epochs: float = 1.5
+    epochs: float = 1.6
     lr: float = 3e-3
     warmup: int = 30
     batch_tokens: int = 12_000  # padded tokens per optimiser step

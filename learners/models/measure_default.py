@@ -44,6 +44,9 @@ class FirstMessage(gym.Wrapper):
         _, info = self.env.reset(**kwargs)
         return self.text, info
 
+    def hindsight(self) -> list[str]:
+        return self.env.unwrapped.hindsight()
+
 
 def consistent_share(games: list[Any]) -> tuple[int, int]:
     """(consistent, judged): valid guesses after the first that fit all earlier feedback."""
@@ -128,7 +131,7 @@ def reflection_parse_rates(policy: Policy, episodes: list[Episode], batch: int =
 
 
 def measure(model: str, env: str, tasks: int, first_seed: int = 0,
-            reflect_tasks: int = 48) -> dict[str, Any]:
+            reflect_tasks: int = 32) -> dict[str, Any]:
     policy = Policy.load(model, device="cpu", batch_size=32)
     seeds = list(range(first_seed, first_seed + tasks))
 
@@ -152,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--env", default="wordle")
     ap.add_argument("--tasks", type=int, default=100)
     ap.add_argument("--first-seed", type=int, default=0)
-    ap.add_argument("--reflect-tasks", type=int, default=48)
+    ap.add_argument("--reflect-tasks", type=int, default=32)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     r = measure(args.model, args.env, args.tasks, args.first_seed, args.reflect_tasks)

@@ -98,5 +98,12 @@ def test_quick_build_runs_and_loads(tmp_path, capsys):
     assert len(out) == 1 and len(out[0].token_ids) >= 1
 
 
-def test_resd_tiny_preset_is_registered():
+def test_resd_tiny_loads_offline_and_answers_in_format():
+    import envs
+
     assert "resd-tiny" in list_presets()
+    policy = Policy.load("resd-tiny", device="cpu")
+    obs, _ = envs.make("wordle").reset(seed=0)
+    outs = policy.generate([[{"role": "user", "content": obs}]] * 8,
+                           SamplingParams(temperature=1.0, max_new_tokens=24, seed=0))
+    assert sum(re.fullmatch(r"\[[a-z]{5}\]", o.text) is not None for o in outs) >= 6

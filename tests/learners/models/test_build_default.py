@@ -98,10 +98,15 @@ def test_quick_build_runs_and_loads(tmp_path, capsys):
     assert len(out) == 1 and len(out[0].token_ids) >= 1
 
 
-def test_resd_tiny_loads_offline_and_answers_in_format():
+def test_resd_tiny_preset_loads_or_says_how_to_build_it():
     import envs
+    from learners.models.presets import RESD_TINY_DIR, PresetUnavailable
 
     assert "resd-tiny" in list_presets()
+    if not (RESD_TINY_DIR / "config.json").exists():
+        with pytest.raises(PresetUnavailable, match="build_default"):
+            Policy.load("resd-tiny", device="cpu")
+        return
     policy = Policy.load("resd-tiny", device="cpu")
     obs, _ = envs.make("wordle").reset(seed=0)
     outs = policy.generate([[{"role": "user", "content": obs}]] * 8,

@@ -128,12 +128,17 @@ def _convert_smollm2(target: Path) -> None:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(gguf_model.state_dict())
     model.generation_config = gguf_model.generation_config
+    save_to_cache(model, tok, target)
+
+
+def save_to_cache(model: torch.nn.Module, tokenizer, target: Path) -> None:
+    """Save a model folder atomically: a half-written folder is never seen as the cache."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
         model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-        os.replace(tmp, target)  # atomic: a half-written folder is never seen as the cache
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)
     except OSError:  # e.g. another process finished first: theirs is as good
         shutil.rmtree(tmp, ignore_errors=True)
         if not (target / "config.json").exists():

@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-new-tokens", type=int, default=16, help="per game turn")
     p.add_argument("--reflect-tokens", type=int, default=384, help="per reflection / curation")
+    p.add_argument("--temperature", type=float, default=0.7, help="for reflection / curation")
     args = p.parse_args(argv)
     policy = Policy.load(args.model)
     groups, _ = play_groups(policy, lambda: envs.make(args.env), [args.seed], 1,
@@ -35,7 +36,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def generate(conversations, max_new_tokens):
         out = policy.generate(conversations, SamplingParams(
-            temperature=0.7, max_new_tokens=max_new_tokens or args.reflect_tokens, seed=args.seed))
+            temperature=args.temperature, max_new_tokens=max_new_tokens or args.reflect_tokens, seed=args.seed))
         raw.extend(c.text for c in out)
         return out
 

@@ -170,3 +170,12 @@ def _resd_tiny() -> LoadedModel:
 register_preset("tiny-random", _tiny_random)
 register_preset("smollm2-135m", _smollm2_135m)
 register_preset("resd-tiny", _resd_tiny)
+
+
+def _tiny_copy(**options) -> LoadedModel:
+    from learners.models.toy import load
+
+    return load(**options)
+
+
+register_preset("tiny-copy", _tiny_copy)

@@ -324,12 +324,12 @@ class Run:
         self.dir.append(
             "updates.jsonl",
             {
+                **metrics,  # the learner's; the runner's own keys below take precedence
                 "step": self.step,
                 "samples": self.samples + stats.episodes,
                 "train_success": success,
                 "env_steps": stats.env_steps,
                 "tokens": stats.generated_tokens,
-                **metrics,
             },
         )
         report = getattr(self.learner, "last_report", None)

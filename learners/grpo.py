@@ -75,7 +75,7 @@ class GRPO(Learner):
             advantage.update({id(ep): float(a) for ep, a in zip(group, adv, strict=True)})
         samples = [s for s in samples_of(groups) if advantage[id(s.episode)] != 0.0]
         metrics = {
-            "samples": float(len(samples_of(groups))),
+            "loss_samples": float(len(samples)),
             "signal_groups": float(sum(len({self._reward(e) for e in g}) > 1 for g in groups)),
         }
         self.steps += 1
@@ -115,7 +115,7 @@ class GRPO(Learner):
             loss=total,
             grad_norm=self._optimizer_step(),
             clip_fraction=clip_fraction / max(tokens, 1),
-            tokens=float(tokens),
+            loss_tokens=float(tokens),
             skipped=0.0,
         )
         return metrics

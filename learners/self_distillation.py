@@ -203,7 +203,7 @@ class SelfDistillation(Learner):
             w = losses.success_reweighting(torch.tensor([float(e.success) for e in episodes]))
             episode_weight = {id(ep): float(x) for ep, x in zip(episodes, w, strict=True)}
         metrics.update(
-            samples=float(len(samples)),
+            loss_samples=float(len(samples)),
             with_solution=float(with_solution),
             with_reflection=float(len(reflections)),
         )
@@ -250,7 +250,7 @@ class SelfDistillation(Learner):
             loss.backward()
             total += float(loss.detach())
         metrics.update(
-            loss=total, grad_norm=self._optimizer_step(), tokens=float(tokens), skipped=0.0
+            loss=total, grad_norm=self._optimizer_step(), loss_tokens=float(tokens), skipped=0.0
         )
         self.teacher.update()
         return metrics

@@ -159,5 +159,7 @@ def test_kill_9_mid_run_then_resume_loses_and_repeats_nothing(tmp_path):
     resumed = runner.main(["--resume", str(out), "--no-leaderboard"])
     samples = [e["sample"] for e in lines(resumed / "episodes.jsonl")]
     assert samples == list(range(96))
-    steps = [u["step"] for u in lines(resumed / "updates.jsonl")]
+    updates = lines(resumed / "updates.jsonl")
+    assert [u["samples"] for u in updates] == [8 * (n + 1) for n in range(12)]
+    steps = [u["step"] for u in updates]
     assert steps == list(range(12))

@@ -22,6 +22,17 @@ from reflection.playbook import Bullet, Playbook, approx_tokens
 from reflection.reflector import OracleReflector, Reflection, Reflector, TagStats, apply_tags
 from reflection.similarity import METHODS
 
+# Counts of model output that was dropped or only partly usable (what `reflection.show` flags).
+PROBLEM_COUNTS = (
+    "reflections_dropped",
+    "tag_outputs_unparsed",
+    "invalid_tags",
+    "unknown_ids",
+    "curator_unparsed",
+    "ops_dropped",
+    "duplicates",
+)
+
 
 @dataclass
 class Attempt:
@@ -187,13 +198,7 @@ class ReflectionPipeline:
                 "successes",
                 "reflections_ok",
                 "reflections_partial",
-                "reflections_dropped",
-                "tag_outputs_unparsed",
-                "invalid_tags",
-                "unknown_ids",
-                "curator_unparsed",
-                "ops_dropped",
-                "duplicates",
+                *PROBLEM_COUNTS,
                 "tokens_reflect",
                 "tokens_curate",
             ),

@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from reflection.pipeline import PROBLEM_COUNTS
 from reflection.playbook import Playbook
 from reflection.recorder import PLAYBOOK_FILE, playbook_at, read_history
 
@@ -24,18 +25,7 @@ def step_lines(rec: dict) -> list[str]:
         f"tags {tags.get('helpful', 0)} helpful / {tags.get('harmful', 0)} harmful / "
         f"{tags.get('neutral', 0)} neutral; size {c.get('playbook_size', '?')}"
     )
-    problems = {
-        k: c.get(k, 0)
-        for k in (
-            "reflections_dropped",
-            "tag_outputs_unparsed",
-            "invalid_tags",
-            "unknown_ids",
-            "curator_unparsed",
-            "ops_dropped",
-            "duplicates",
-        )
-    }
+    problems = {k: c.get(k, 0) for k in PROBLEM_COUNTS}
     lines = [head]
     if any(problems.values()):
         lines.append("  dropped: " + ", ".join(f"{k}={v}" for k, v in problems.items() if v))

@@ -187,12 +187,18 @@ def reveal(notes: list[str]) -> str:
     return next((n for n in notes if n.startswith(("The word was", "The code was"))), "")
 
 
+ERRORS = {
+    "ignored": "Some guesses did not fit the marks of earlier guesses.",
+    "invalid": "Some answers were not valid guesses.",
+    "unlucky": "Every guess fit the feedback, but none was the answer.",
+}
+
+
 def reflection_json(env_name: str, notes: list[str], playbook: Playbook,
                     rng: np.random.Generator) -> str:
-    """A well-formed reflection answer built from the hindsight notes."""
+    """A well-formed reflection answer from the hindsight notes: short templated fields (a
+    small model must write them whole) that name the failure kind and the revealed answer."""
     kind = failure_kind(notes)
-    errors = [n for n in notes if not n.startswith(("The word was", "The code was"))]
-    first = errors[0] if errors else "Every guess fit the feedback, but none was the answer."
     answer = reveal(notes)
     section, lesson = LESSONS[env_name][kind][int(rng.integers(len(LESSONS[env_name][kind])))]
     tags = []
@@ -203,8 +209,8 @@ def reflection_json(env_name: str, notes: list[str], playbook: Playbook,
         elif rng.random() < 0.5:
             tags.append({"id": b.id, "tag": "neutral"})
     data = {
-        "reasoning": f"{len(errors)} problem(s) found. {answer}".strip(),
-        "error_identification": first,
+        "reasoning": f"{ERRORS[kind]} {answer}".strip(),
+        "error_identification": ERRORS[kind],
         "root_cause": ROOT_CAUSES[kind],
         "correct_approach": f"{APPROACHES[kind]} {answer}".strip(),
         "key_insight": lesson,
@@ -255,12 +261,25 @@ def student_examples(episodes: list[Episode], env_name: str) -> list[Example]:
     return out
 
 
+def last_turns(ep: Episode, n: int) -> str:
+    """The feedback of the episode's last ``n`` turns, numbered as ``Episode.feedback`` does."""
+    start = len(ep.turns) - n
+    return "\n".join(f"Turn {k}: {t.feedback.strip()}"
+                     for k, t in enumerate(ep.turns[start:], start + 1))
+
+
 def teacher_example(ep: Episode, env: Any, env_name: str, solution: Episode | None,
-                    rng: np.random.Generator) -> Example:
-    """A teacher context built from a failed episode, then the answer at a random turn."""
+                    rng: np.random.Generator, short: float = 0.0) -> Example:
+    """A teacher context built from a failed episode, then the answer at a random turn.
+
+    With probability ``short`` the context is SDPO's message with only the last turn's
+    feedback (which holds the reveal): the same format, a much shorter prompt, so the copy of
+    the answer is learned from few tokens before the long contexts."""
     notes = list(ep.hindsight)
     sol = solution.answer() if solution is not None else None
-    if rng.random() < 0.35:
+    if rng.random() < short:
+        task = sdpo_teacher_task(ep.task, feedback=last_turns(ep, 1))
+    elif rng.random() < 0.4:
         task = sdpo_teacher_task(ep.task, feedback=ep.feedback(), solution=sol)
     else:
         if rng.random() < 0.5:
@@ -268,12 +287,12 @@ def teacher_example(ep: Episode, env: Any, env_name: str, solution: Episode | No
         else:
             pb0 = random_playbook(env_name, rng)
             reflection = parse_reflection(reflection_json(env_name, notes, pb0, rng)).as_text()
-        playbook = random_playbook(env_name, rng).render() if rng.random() < 0.6 else None
+        playbook = random_playbook(env_name, rng).render() if rng.random() < 0.4 else None
         task = resd_teacher_task(ep.task, playbook=playbook, previous_trial=ep.answer(),
                                  feedback=ep.feedback(), reflection=reflection or None,
                                  solution=sol)
     # the teacher scores the student's own turns: the context of turn k, then the answer
-    k = 0 if rng.random() < 0.4 else int(rng.integers(len(ep.turns)))
+    k = 0 if rng.random() < 0.6 else int(rng.integers(len(ep.turns)))
     conv = with_first_message(ep.turns[k].messages, task)
     conv.append({"role": "assistant", "content": answer_of(env)})
     return Example(conv, [len(conv) - 1], "teacher", env_name)
@@ -312,6 +331,8 @@ class CorpusConfig:
     student_skill: float = 0.03
     solution_skill: float = 1.0
     teacher_per_task: int = 1
+    short_teacher: float = 0.0  # share of teacher examples with the short SDPO context
+    student_share: float = 1.0  # share of tasks whose weak play is a student example
     reflect_share: float = 0.3  # share of failed tasks that also give reflect + curate examples
     seed: int = 0
 
@@ -325,14 +346,15 @@ def build_corpus(cfg: CorpusConfig) -> list[Example]:
         seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.tasks))
         weak, weak_envs = play_scripted(game, seeds, [cfg.student_skill] * len(seeds), rng)
         expert, _ = play_scripted(game, seeds, [cfg.solution_skill] * len(seeds), rng)
-        examples += student_examples(weak, name)
+        examples += student_examples([e for e in weak if rng.random() < cfg.student_share], name)
         for ep, env, sol in zip(weak, weak_envs, expert, strict=True):
             if ep.success:
                 examples.append(tagging_example(ep, name, rng))
                 continue
             for _ in range(cfg.teacher_per_task):
                 solution = sol if (sol.success and rng.random() < 0.4) else None
-                examples.append(teacher_example(ep, env, name, solution, rng))
+                examples.append(teacher_example(ep, env, name, solution, rng,
+                                                cfg.short_teacher))
             if rng.random() < cfg.reflect_share:
                 examples += reflection_examples(ep, name, rng)
     order = rng.permutation(len(examples))

@@ -149,6 +149,19 @@ def measure(model: str, env: str, tasks: int, first_seed: int = 0,
     return report
 
 
+def targets(report: dict[str, Any]) -> dict[str, bool]:
+    """The abilities the suite's default model must have (see the module docstring)."""
+    s, f = report["student"], report["reflection"]
+    teacher = max(report["teacher_sdpo"]["success"], report["teacher_resd"]["success"])
+    return {
+        "valid >= 90%": s["valid"] >= 0.9,
+        "student success 1-15%": 0.01 <= s["success"] <= 0.15,
+        "teacher success >= 3x student": teacher >= 3 * s["success"] and teacher > 0,
+        "reflections parsed >= 90%": f["reflection_parsed"] >= 0.9,
+        "curator answers parsed >= 90%": f["curator_parsed"] >= 0.9,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="resd-tiny")
@@ -172,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"reflections parsed {f['reflection_parsed']:.1%} of {f['reflections']} "
           f"(all fields: {f['reflection_complete']:.1%}); curator answers parsed "
           f"{f['curator_parsed']:.1%} of {f['curations']}; playbook {f['playbook_size']} bullets")
+    checks = targets(r)
+    print("targets: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in checks.items()))
+    print("ALL TARGETS REACHED" if all(checks.values()) else "targets not reached")
 
 
 if __name__ == "__main__":

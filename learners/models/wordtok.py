@@ -4,9 +4,14 @@ Why: the prompts are long fixed prose (task statements, teacher sections, reflec
 curation instructions) around short game content (guesses, marks, codes). One token per byte
 makes every sequence 4-5x longer than it needs to be; ordinary BPE would merge the game's
 words into subword pieces that hide their letters. Here only a fixed list of prose words,
-each written after a space (`` guess``), becomes one token; everything else (guesses in
-brackets, upper-case words, marks, digits, JSON punctuation) stays one token per byte, so a
-small model can read and copy letters. Any text round-trips exactly.
+each written after a space (`` guess``), becomes one token; everything else (marks, digits,
+JSON punctuation, unlisted words) stays one token per byte, so a small model can read and copy
+letters. Any text round-trips exactly.
+
+Optionally a list of game words (a Wordle answer pool) is added whole, in the two forms the
+environment prints: ``[word]`` (a guess, as the player writes it) and ``WORD`` (as the feedback
+and the reveal write it, "The word was STORM."). A valid guess is then one token and using a
+revealed answer is a one-token copy, which a tiny model learns quickly.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from learners.models.tiny import CHATML_TEMPLATE
 
 _WORD = re.compile(r'(?:(?<=[ "])|^)([a-z_]{2,24}|[A-Z][a-z]{1,23})(?![A-Za-z0-9_])', re.M)
 _VALID = re.compile(r"[a-z_]{2,24}|[A-Z][a-z]{1,23}")
+_GAME = re.compile(r"[a-z]{2,12}")
 SPACE, NEWLINE = "\u0120", "\u010a"  # ByteLevel's stand-ins for " " and "\n"
 
 
@@ -34,9 +40,11 @@ def frequent_words(texts: Iterable[str], size: int, min_count: int = 20) -> list
     return ranked[:size]
 
 
-def build_word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
+def build_word_tokenizer(words: list[str], game_words: Iterable[str] = ()
+                         ) -> PreTrainedTokenizerFast:
     """Bytes + ChatML specials + tokens `` word`` and ``word`` (after a line start or a double
-    quote) for each of ``words``.
+    quote) for each of ``words``, and ``[w]`` and ``W`` (not inside a longer letter run) for
+    each lower-case game word ``w``.
 
     The text is first mapped to ByteLevel characters, then split into whole listed words or
     single byte characters, each looked up in a word-level vocabulary: no merges, so a listed
@@ -44,6 +52,9 @@ def build_word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
     """
     if any(not _VALID.fullmatch(w) for w in words):
         raise ValueError("words must be 2-24 letters: a-z/_ or one capital then a-z")
+    game = sorted(set(game_words), key=lambda w: (-len(w), w))
+    if any(not _GAME.fullmatch(w) for w in game):
+        raise ValueError("game words must be 2-12 lower-case letters a-z")
     words = sorted(set(words), key=lambda w: (-len(w), w))  # longest first in the regex
     vocab = {"<|endoftext|>": 0}
     for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
@@ -51,13 +62,19 @@ def build_word_tokenizer(words: list[str]) -> PreTrainedTokenizerFast:
     for w in words:
         vocab[SPACE + w] = len(vocab)
         vocab[w] = len(vocab)
+    for w in game:
+        vocab[f"[{w}]"] = len(vocab)
+        vocab[w.upper()] = len(vocab)
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
+    parts = []
+    if game:
+        parts.append(f"\\[(?:{'|'.join(game)})\\]")
+        parts.append(f"(?<![A-Za-z])(?:{'|'.join(w.upper() for w in game)})(?![A-Za-z])")
     if words:
         alt = "|".join(words)
         end = "(?![A-Za-z0-9_])"
-        pattern = f"{SPACE}(?:{alt}){end}|(?:^|(?<=[\"{NEWLINE}]))(?:{alt}){end}|[\\s\\S]"
-    else:
-        pattern = "[\\s\\S]"
+        parts.append(f"{SPACE}(?:{alt}){end}|(?:^|(?<=[\"{NEWLINE}]))(?:{alt}){end}")
+    pattern = "|".join([*parts, "[\\s\\S]"])
     core.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         pre_tokenizers.Split(Regex(pattern), behavior="isolated"),

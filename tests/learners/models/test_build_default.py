@@ -73,6 +73,36 @@ def test_tokenizer_round_trips_and_keeps_game_letters(tok):
     assert "\u0120guess" in pieces  # prose: one token
 
 
+def test_game_words_are_one_token_in_both_printed_forms():
+    tok = build_word_tokenizer(["guess", "was"], ["about", "storm"])
+    text = "Turn 1: [about]\nGuess 1 of 6: ABOUT\nA B O U T\nThe word was STORM."
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert tok.decode(ids) == text
+    assert "[about]" in pieces and "ABOUT" in pieces and "STORM" in pieces
+    assert pieces[pieces.index("ABOUT") + 2] == "A"  # the spaced letters stay single bytes
+    # inside a longer word, or an unlisted word in brackets: one token per byte
+    for text in ("[abouts]", "STORMS", "xSTORM", "[zzzzz]"):
+        assert len(tok(text, add_special_tokens=False)["input_ids"]) == len(text)
+    with pytest.raises(ValueError, match="game words"):
+        build_word_tokenizer([], ["Storm"])
+
+
+def test_tie_game_words_starts_answer_and_reveal_embeddings_equal():
+    import torch
+
+    from learners.models.build_default import BuildConfig, make_model, tie_game_words
+
+    tok = build_word_tokenizer(["guess"], ["about", "storm"])
+    model = make_model(BuildConfig(hidden_size=16, layers=1, heads=2), tok)
+    emb = model.get_input_embeddings().weight
+    a, b = tok.convert_tokens_to_ids(["[storm]", "STORM"])
+    assert not torch.equal(emb[a], emb[b])
+    assert tie_game_words(model, tok, ["about", "storm", "zzzzz"]) == 2
+    assert torch.equal(emb[a], emb[b])
+    assert torch.equal(model.get_output_embeddings().weight[a], emb[b])  # tied output rows
+
+
 def test_encoding_matches_render_and_answer_ids(corpus, tok):
     from learners.models.build_default import BuildConfig, make_model
 

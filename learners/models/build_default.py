@@ -19,7 +19,9 @@ defaults: every pool word one token as ``[w]`` and ``W``, short SDPO teacher con
 teacher examples per failed task, short templated reflection JSON; 777 steps, 525 s, final
 loss 0.95), 40 held-out seeds: student valid 91.2%, success 12.5%; SDPO teacher success 2.9%,
 RESD teacher 0% (teacher-context validity ~59%); reflections parsed 34% of 32, curator
-answers 82% of 11. The copy of the revealed answer is still not learned in this budget. No
+answers 82% of 11. Starting each ``[w]`` embedding equal to ``W`` (tied in/out embeddings)
+made it worse (student valid 8.3%, all else 0: the model answers with the upper-case token),
+so it was dropped. The copy of the revealed answer is still not learned in this budget. No
 checkpoint is committed until ``measure_default`` prints ALL TARGETS REACHED.
 """
 
@@ -93,20 +95,6 @@ def encode(tok, example: Example) -> tuple[list[int], list[int]]:
         labels += [-100] * len(seg) + ans
         done = prompt + example.messages[i]["content"] + tok.eos_token
     return ids, labels
-
-
-def tie_game_words(model: torch.nn.Module, tok, words: list[str]) -> int:
-    """Start each ``[w]`` token's (tied) embedding equal to that of ``W``: then copying the
-    revealed ``W`` from the context already raises the logit of the answer ``[w]``, the circuit
-    a teacher context needs, instead of a mapping learned pair by pair. Returns pairs tied."""
-    emb = model.get_input_embeddings().weight
-    vocab = tok.get_vocab()
-    pairs = [(vocab[f"[{w}]"], vocab[w.upper()]) for w in words
-             if f"[{w}]" in vocab and w.upper() in vocab]
-    with torch.no_grad():
-        for dst, src in pairs:
-            emb[dst] = emb[src]
-    return len(pairs)
 
 
 def make_model(cfg: BuildConfig, tok) -> torch.nn.Module:
@@ -204,7 +192,6 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log=print) -> dict:
     log(f"corpus: {len(examples)} examples ({kinds}), {len(examples) - len(keep)} too long, "
         f"{n_tokens} tokens, vocab {len(tok)}, {time.perf_counter() - t0:.0f}s")
     model = make_model(cfg, tok)
-    tie_game_words(model, tok, words)
     log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     losses = train(model, data, cfg, tok.pad_token_id, log)
     out = Path(out)

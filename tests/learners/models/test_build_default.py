@@ -88,21 +88,6 @@ def test_game_words_are_one_token_in_both_printed_forms():
         build_word_tokenizer([], ["Storm"])
 
 
-def test_tie_game_words_starts_answer_and_reveal_embeddings_equal():
-    import torch
-
-    from learners.models.build_default import BuildConfig, make_model, tie_game_words
-
-    tok = build_word_tokenizer(["guess"], ["about", "storm"])
-    model = make_model(BuildConfig(hidden_size=16, layers=1, heads=2), tok)
-    emb = model.get_input_embeddings().weight
-    a, b = tok.convert_tokens_to_ids(["[storm]", "STORM"])
-    assert not torch.equal(emb[a], emb[b])
-    assert tie_game_words(model, tok, ["about", "storm", "zzzzz"]) == 2
-    assert torch.equal(emb[a], emb[b])
-    assert torch.equal(model.get_output_embeddings().weight[a], emb[b])  # tied output rows
-
-
 def test_encoding_matches_render_and_answer_ids(corpus, tok):
     from learners.models.build_default import BuildConfig, make_model
 

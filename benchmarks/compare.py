@@ -73,16 +73,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     extra: list[str] = []
     if "--" in argv:
         cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1:]
-    p = argparse.ArgumentParser(prog="python -m benchmarks.compare",
-                                description=__doc__.splitlines()[0],
-                                epilog="Arguments after `--` go to benchmarks.run unchanged.")
+        argv, extra = argv[:cut], argv[cut + 1 :]
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.compare",
+        description=__doc__.splitlines()[0],
+        epilog="Arguments after `--` go to benchmarks.run unchanged.",
+    )
     p.add_argument("--env", required=True)
     p.add_argument("--learners", nargs="+", required=True, metavar="SPEC")
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--out", type=Path, help="output folder (default runs/compare/ENV)")
-    p.add_argument("--db", help=f"leaderboard SQLite file (default ${ENV_VAR} or "
-                                "runs/leaderboard.sqlite)")
+    p.add_argument(
+        "--db", help=f"leaderboard SQLite file (default ${ENV_VAR} or runs/leaderboard.sqlite)"
+    )
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     p.add_argument("--format", choices=list(FORMATS), default="plain")
     args = p.parse_args(argv)
@@ -135,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
                 run_dir = args.out / spec.slug / f"seed{seed}"
                 try:
                     if _finished(run_dir):
-                        print(f"[compare] {spec.label} seed {seed}: finished in {run_dir}",
-                              file=sys.stderr)
+                        print(
+                            f"[compare] {spec.label} seed {seed}: finished in {run_dir}",
+                            file=sys.stderr,
+                        )
                     else:
                         print(f"[compare] {spec.label} seed {seed} -> {run_dir}", file=sys.stderr)
                         run_dir = run_one(args.env, spec, seed, run_dir, extra)

@@ -16,8 +16,12 @@ import torch
 
 from learners.models import Policy, SamplingParams
 
-QUESTIONS = ["What is the capital of France?", "Name a prime number above 50.",
-             "Write a haiku about rain.", "Guess a five-letter English word."]
+QUESTIONS = [
+    "What is the capital of France?",
+    "Name a prime number above 50.",
+    "Write a haiku about rain.",
+    "Guess a five-letter English word.",
+]
 
 
 def tokens_per_s(policy: Policy, convs, params: SamplingParams) -> tuple[float, list]:
@@ -37,10 +41,17 @@ def main() -> None:
     if not torch.cuda.is_available():
         raise SystemExit("gpu_vllm_check needs a CUDA GPU")
     hf = Policy.load(args.model, engine="hf", device="cuda", dtype=torch.float32, batch_size=64)
-    vl = Policy.load(args.model, engine="vllm", device="cuda", dtype=torch.float32,
-                     engine_options={"gpu_memory_utilization": 0.4})
-    convs = [[{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)] + f" ({i})"}]
-             for i in range(args.batch)]
+    vl = Policy.load(
+        args.model,
+        engine="vllm",
+        device="cuda",
+        dtype=torch.float32,
+        engine_options={"gpu_memory_utilization": 0.4},
+    )
+    convs = [
+        [{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)] + f" ({i})"}]
+        for i in range(args.batch)
+    ]
     greedy = SamplingParams(temperature=0.0, max_new_tokens=args.max_new_tokens)
     _, hf_greedy = tokens_per_s(hf, convs[:8], greedy)
     _, vl_greedy = tokens_per_s(vl, convs[:8], greedy)
@@ -50,16 +61,24 @@ def main() -> None:
     vl_rate, vl_comps = tokens_per_s(vl, convs, sampled)
     items = [(c, x.token_ids) for c, x in zip(convs, vl_comps, strict=True)]
     hf_scores = hf.score(items, top_k=8)
-    diff = max((torch.tensor(x.logprobs) - s.token_logprobs.cpu()).abs().max().item()
-               for x, s in zip(vl_comps, hf_scores, strict=True) if x.token_ids)
+    diff = max(
+        (torch.tensor(x.logprobs) - s.token_logprobs.cpu()).abs().max().item()
+        for x, s in zip(vl_comps, hf_scores, strict=True)
+        if x.token_ids
+    )
     print(f"sampled-token logprobs, vllm generate vs hf score: max |diff| = {diff:.2e}")
     vl_scores = vl.score(items, top_k=8)  # no grad: vLLM prompt log-probs
-    sdiff = max((a.topk_logprobs - b.topk_logprobs.cpu()).abs().max().item()
-                for a, b in zip(vl_scores, hf_scores, strict=True) if a.topk_ids.numel())
+    sdiff = max(
+        (a.topk_logprobs - b.topk_logprobs.cpu()).abs().max().item()
+        for a, b in zip(vl_scores, hf_scores, strict=True)
+        if a.topk_ids.numel()
+    )
     print(f"top-8 logprobs, vllm prompt_logprobs vs hf score: max |diff| = {sdiff:.2e}")
     hf_rate, _ = tokens_per_s(hf, convs, sampled)
-    print(f"throughput batch {args.batch} x {args.max_new_tokens} new tokens: "
-          f"hf {hf_rate:,.0f} tok/s | vllm {vl_rate:,.0f} tok/s | {vl_rate / hf_rate:.1f}x")
+    print(
+        f"throughput batch {args.batch} x {args.max_new_tokens} new tokens: "
+        f"hf {hf_rate:,.0f} tok/s | vllm {vl_rate:,.0f} tok/s | {vl_rate / hf_rate:.1f}x"
+    )
     with torch.no_grad():
         for p in vl.trainable_parameters():
             p.mul_(0.9)
@@ -68,8 +87,11 @@ def main() -> None:
     sync_s = time.perf_counter() - start
     after = vl.score(items[:4], top_k=8)
     local = vl.score(items[:4], top_k=8, grad=True)
-    sync_diff = max((a.token_logprobs - b.token_logprobs.detach().cpu()).abs().max().item()
-                    for a, b in zip(after, local, strict=True) if a.token_logprobs.numel())
+    sync_diff = max(
+        (a.token_logprobs - b.token_logprobs.detach().cpu()).abs().max().item()
+        for a, b in zip(after, local, strict=True)
+        if a.token_logprobs.numel()
+    )
     print(f"weight sync: {sync_s:.2f} s; vllm vs trainer after sync: max |diff| = {sync_diff:.2e}")
 
 

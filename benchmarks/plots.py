@@ -41,8 +41,11 @@ def plot_run(run_dir: str | Path, out_png: str | Path | None = None) -> Path:
     ax.plot(x, [p.success_best for p in rec.evals], marker="^", label=f"success best@{k}")
     ax.plot(x, [p.progress_mean for p in rec.evals], ls="--", marker=".", label="progress")
     c = rec.config
-    ax.set_title(f"{c.get('env', '?')} / {c.get('learner', '?')} / {c.get('model', '?')} / "
-                 f"seed {c.get('seed', '?')}", fontsize=10)
+    ax.set_title(
+        f"{c.get('env', '?')} / {c.get('learner', '?')} / {c.get('model', '?')} / "
+        f"seed {c.get('seed', '?')}",
+        fontsize=10,
+    )
     ax.set_xlabel("training samples (rollouts)")
     ax.set_ylabel("held-out score")
     ax.set_ylim(-0.02, 1.02)
@@ -52,8 +55,11 @@ def plot_run(run_dir: str | Path, out_png: str | Path | None = None) -> Path:
     return _save(fig, Path(out_png) if out_png else root / "curves.png")
 
 
-def seed_band(run_dirs: Sequence[str | Path], field: str = "success_mean",
-              confidence: float = CONFIDENCE_DEFAULT) -> tuple[np.ndarray, ...]:
+def seed_band(
+    run_dirs: Sequence[str | Path],
+    field: str = "success_mean",
+    confidence: float = CONFIDENCE_DEFAULT,
+) -> tuple[np.ndarray, ...]:
     """(grid, mean, low, high) of one eval field over seeds, a bootstrap CI at each point."""
     curves = []
     for d in run_dirs:
@@ -63,8 +69,12 @@ def seed_band(run_dirs: Sequence[str | Path], field: str = "success_mean",
         curves.append(([p.samples for p in pts], [getattr(p, field) for p in pts]))
     grid, matrix = align_curves(curves)
     est = [bootstrap_ci(matrix[:, j], confidence) for j in range(len(grid))]
-    return (grid, np.array([e.mean for e in est]), np.array([e.low for e in est]),
-            np.array([e.high for e in est]))
+    return (
+        grid,
+        np.array([e.mean for e in est]),
+        np.array([e.low for e in est]),
+        np.array([e.high for e in est]),
+    )
 
 
 def plot_comparison(groups: Mapping[str, Sequence[str | Path]], out_png: str | Path) -> Path:
@@ -73,8 +83,10 @@ def plot_comparison(groups: Mapping[str, Sequence[str | Path]], out_png: str | P
         raise RunError("plot_comparison needs at least one run per label")
     fig = Figure(figsize=(11.0, 4.2))
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, field, name in ((axes[0], "success_mean", "success mean@k"),
-                            (axes[1], "success_best", "success best@k")):
+    for ax, field, name in (
+        (axes[0], "success_mean", "success mean@k"),
+        (axes[1], "success_best", "success best@k"),
+    ):
         for label, dirs in groups.items():
             grid, mean, low, high = seed_band(dirs, field)
             line = ax.plot(grid, mean, marker="o", ms=3, label=f"{label} (n={len(dirs)})")[0]

@@ -26,25 +26,43 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--temperature", type=float, default=0.7, help="for reflection / curation")
     args = p.parse_args(argv)
     policy = Policy.load(args.model)
-    groups, _ = play_groups(policy, lambda: envs.make(args.env), [args.seed], 1,
-                            SamplingParams(max_new_tokens=args.max_new_tokens, seed=args.seed),
-                            sample_seed=args.seed)
+    groups, _ = play_groups(
+        policy,
+        lambda: envs.make(args.env),
+        [args.seed],
+        1,
+        SamplingParams(max_new_tokens=args.max_new_tokens, seed=args.seed),
+        sample_seed=args.seed,
+    )
     episode = groups[0][0]
     print(f"TASK: {episode.task}\n\nEPISODE (success={episode.success}):\n{episode.answer()}")
     print(f"\nLAST FEEDBACK:\n{episode.turns[-1].feedback}\n")
     raw: list[str] = []
 
     def generate(conversations, max_new_tokens):
-        out = policy.generate(conversations, SamplingParams(
-            temperature=args.temperature, max_new_tokens=max_new_tokens or args.reflect_tokens, seed=args.seed))
+        out = policy.generate(
+            conversations,
+            SamplingParams(
+                temperature=args.temperature,
+                max_new_tokens=max_new_tokens or args.reflect_tokens,
+                seed=args.seed,
+            ),
+        )
         raw.extend(c.text for c in out)
         return out
 
-    config = ReflectionConfig(max_new_tokens_reflect=args.reflect_tokens,
-                              max_new_tokens_curate=args.reflect_tokens)
+    config = ReflectionConfig(
+        max_new_tokens_reflect=args.reflect_tokens, max_new_tokens_curate=args.reflect_tokens
+    )
     pipeline = ReflectionPipeline(CallableGenerator(generate, pass_max_new_tokens=True), config)
-    attempt = Attempt(episode.task, episode.answer(), episode.feedback(), episode.success,
-                      episode.task_id, episode.hindsight)
+    attempt = Attempt(
+        episode.task,
+        episode.answer(),
+        episode.feedback(),
+        episode.success,
+        episode.task_id,
+        episode.hindsight,
+    )
     report = pipeline.update(0, [attempt])
     for n, text in enumerate(raw, 1):
         print(f"RAW MODEL ANSWER {n}:\n{text}\n")

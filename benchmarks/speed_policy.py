@@ -38,9 +38,16 @@ def baseline_generate(policy: Policy, convs, max_new: int) -> tuple[int, float]:
     tokens, start = 0, time.perf_counter()
     for conv in convs:
         ids = torch.tensor([policy.render(conv)], device=policy.device)
-        out = policy.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
-                                    do_sample=True, temperature=1.0, top_p=1.0, top_k=0,
-                                    max_new_tokens=max_new, pad_token_id=policy.pad_id)
+        out = policy.model.generate(
+            input_ids=ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=True,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            max_new_tokens=max_new,
+            pad_token_id=policy.pad_id,
+        )
         tokens += out.shape[1] - ids.shape[1]
     return tokens, time.perf_counter() - start
 
@@ -53,8 +60,9 @@ def run(name: str, max_new: int, repeats: int) -> None:
     ours_tok = ours_s = base_tok = base_s = 0.0
     for r in range(repeats):
         start = time.perf_counter()
-        comps = policy.generate(convs, SamplingParams(temperature=1.0, max_new_tokens=max_new,
-                                                      seed=r))
+        comps = policy.generate(
+            convs, SamplingParams(temperature=1.0, max_new_tokens=max_new, seed=r)
+        )
         ours_s += time.perf_counter() - start
         ours_tok += sum(len(c.token_ids) for c in comps)
         t, s = baseline_generate(policy, convs, max_new)
@@ -73,11 +81,15 @@ def run(name: str, max_new: int, repeats: int) -> None:
             policy.score([item], top_k=8)
     loop = (time.perf_counter() - start) / repeats
     ours_rate, base_rate = ours_tok / ours_s, base_tok / base_s
-    print(f"{name}: generate batch 8: {ours_rate:,.0f} tok/s ({ours_tok:.0f} tokens) | "
-          f"model.generate one at a time: {base_rate:,.0f} tok/s ({base_tok:.0f} tokens) | "
-          f"ratio {ours_rate / base_rate:.1f}x (target >= 4x)")
-    print(f"{name}: score batch of 8 ({n_tok} tokens, top-8): {batched * 1000:.0f} ms | "
-          f"one-by-one loop: {loop * 1000:.0f} ms | ratio {loop / batched:.1f}x (target >= 4x)")
+    print(
+        f"{name}: generate batch 8: {ours_rate:,.0f} tok/s ({ours_tok:.0f} tokens) | "
+        f"model.generate one at a time: {base_rate:,.0f} tok/s ({base_tok:.0f} tokens) | "
+        f"ratio {ours_rate / base_rate:.1f}x (target >= 4x)"
+    )
+    print(
+        f"{name}: score batch of 8 ({n_tok} tokens, top-8): {batched * 1000:.0f} ms | "
+        f"one-by-one loop: {loop * 1000:.0f} ms | ratio {loop / batched:.1f}x (target >= 4x)"
+    )
     print(f"{name}: peak RSS so far {peak_rss_gb():.2f} GB")
 
 

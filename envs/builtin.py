@@ -31,8 +31,7 @@ register(
     presets={
         "default": {},
         "easy": {"pattern_length": 2, "tests": 8, "max_length": 8, "turns": 5},
-        "hard": {"family": "all", "colours": 4, "pattern_length": 4, "tests": 24,
-                 "max_length": 12},
+        "hard": {"family": "all", "colours": 4, "pattern_length": 4, "tests": 24, "max_length": 12},
     },
     description="Write a finite-state tape machine (Manufactoria-like DSL) for a tape property.",
     gym_id=f"{GYM_NAMESPACE}/TapeMachine-v0",

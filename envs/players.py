@@ -40,7 +40,8 @@ def _mastermind(env: Mastermind, expert: bool, rng: np.random.Generator) -> str:
     if expert:
         codes = itertools.product(colours, repeat=env.code_length)
         options = [
-            c for c in codes
+            c
+            for c in codes
             if (env.repeats or len(set(c)) == len(c))
             and c not in tried
             and all(pegs(g, c) == p for g, p in history)
@@ -72,7 +73,9 @@ def scripted_action(env: Any, skill: float, rng: np.random.Generator) -> str:
     game = getattr(env, "unwrapped", env)
     player = PLAYERS.get(type(game))
     if player is None:
-        raise ValueError(f"no scripted player for {type(game).__name__}; have "
-                         + ", ".join(t.__name__ for t in PLAYERS))
+        raise ValueError(
+            f"no scripted player for {type(game).__name__}; have "
+            + ", ".join(t.__name__ for t in PLAYERS)
+        )
     expert = bool(rng.random() < skill)
     return player(game, expert, rng)

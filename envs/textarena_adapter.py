@@ -67,8 +67,9 @@ def _why(game_id: str, exc: BaseException) -> str:
 class TextArenaEnv(TextEnv):
     """A TextArena single-player game; knobs other than ``max_turns`` go to the game."""
 
-    def __init__(self, game_id: str, max_turns: int = 200, render_mode: str | None = None,
-                 **game_kwargs: Any) -> None:
+    def __init__(
+        self, game_id: str, max_turns: int = 200, render_mode: str | None = None, **game_kwargs: Any
+    ) -> None:
         super().__init__(render_mode=render_mode)
         check_knob("max_turns", max_turns, range(1, 10_001))
         ta, ENV_REGISTRY = _textarena()
@@ -95,8 +96,9 @@ class TextArenaEnv(TextEnv):
         while hasattr(self._base, "env"):
             self._base = self._base.env
         # A Gymnasium spec gives task ids the game's name ("textarena/Mastermind-v0:<hash>").
-        self.spec = EnvSpec(id=f"{PREFIX}{game_id}", entry_point=make_textarena,
-                            kwargs=self.knobs())
+        self.spec = EnvSpec(
+            id=f"{PREFIX}{game_id}", entry_point=make_textarena, kwargs=self.knobs()
+        )
 
     def knobs(self) -> dict[str, Any]:
         return {"max_turns": self.max_turns, **self.game_kwargs}
@@ -147,8 +149,10 @@ class TextArenaEnv(TextEnv):
             with self._own_random(), _quiet():
                 done, _ = self._game.step(action)
         except Exception as exc:  # noqa: BLE001 - a game bug on odd input is feedback, not a crash
-            return Outcome(f"The game could not process this action ({type(exc).__name__}: "
-                           f"{str(exc)[:160]}).", False)
+            return Outcome(
+                f"The game could not process this action ({type(exc).__name__}: {str(exc)[:160]}).",
+                False,
+            )
         text, invalid = self._messages()
         info = (state.game_info or {}).get(0, {})
         invalid = invalid or bool(info.get("invalid_move"))

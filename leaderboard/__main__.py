@@ -1,8 +1,8 @@
 """python -m leaderboard: add finished runs and print the comparison table.
 
-    python -m leaderboard                               # the whole table
-    python -m leaderboard --env wordle --format github  # one env, as Markdown
-    python -m leaderboard --add runs/wordle-resd-s0 runs/wordle-grpo-s0
+python -m leaderboard                               # the whole table
+python -m leaderboard --env wordle --format github  # one env, as Markdown
+python -m leaderboard --add runs/wordle-resd-s0 runs/wordle-grpo-s0
 """
 
 from __future__ import annotations
@@ -15,15 +15,25 @@ from leaderboard.table import DEFAULT_THRESHOLD, FORMATS, table_text
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m leaderboard",
-                                description="Comparison table of finished benchmark runs.")
+    p = argparse.ArgumentParser(
+        prog="python -m leaderboard", description="Comparison table of finished benchmark runs."
+    )
     p.add_argument("--db", help=f"SQLite file (default ${ENV_VAR} or runs/leaderboard.sqlite)")
-    p.add_argument("--add", nargs="+", metavar="RUN_DIR", default=[],
-                   help="add (or update) finished runs first")
+    p.add_argument(
+        "--add",
+        nargs="+",
+        metavar="RUN_DIR",
+        default=[],
+        help="add (or update) finished runs first",
+    )
     p.add_argument("--env", help="only this environment")
     p.add_argument("--model", help="only this model")
-    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help="success mean@k for the samples-to-threshold column (default 0.5)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help="success mean@k for the samples-to-threshold column (default 0.5)",
+    )
     p.add_argument("--format", choices=list(FORMATS), default="plain")
     args = p.parse_args(argv)
     if not 0.0 <= args.threshold <= 1.0:
@@ -39,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
             for run_dir in args.add:
                 try:
                     row = store.add_run(run_dir)
-                    print(f"added {row.run_dir} ({row.env}/{row.label}/seed {row.seed})",
-                          file=sys.stderr)
+                    print(
+                        f"added {row.run_dir} ({row.env}/{row.label}/seed {row.seed})",
+                        file=sys.stderr,
+                    )
                 except RunError as err:
                     failed += 1
                     print(f"error: {err}", file=sys.stderr)

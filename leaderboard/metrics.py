@@ -38,7 +38,8 @@ def _curve(samples: Sequence[float], success: Sequence[float]) -> tuple[np.ndarr
     y = np.asarray(success, dtype=np.float64)
     if x.ndim != 1 or y.ndim != 1 or len(x) != len(y):
         raise MetricError(
-            f"a curve needs two 1-D sequences of equal length, got {x.shape} and {y.shape}")
+            f"a curve needs two 1-D sequences of equal length, got {x.shape} and {y.shape}"
+        )
     if len(x) == 0:
         raise MetricError("a curve needs at least one point")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):

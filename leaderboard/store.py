@@ -74,7 +74,13 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 EVAL_FIELDS = (
-    "step", "samples", "success_mean", "success_best", "progress_mean", "valid_rate", "k",
+    "step",
+    "samples",
+    "success_mean",
+    "success_best",
+    "progress_mean",
+    "valid_rate",
+    "k",
     "n_tasks",
 )
 
@@ -172,12 +178,18 @@ def read_evals(run_dir: str | Path) -> list[EvalPoint]:
         if missing:
             raise RunError(f"{path}: eval {n} lacks {', '.join(missing)}")
         try:
-            points.append(EvalPoint(
-                step=int(row["step"]), samples=int(row["samples"]),
-                success_mean=float(row["success_mean"]), success_best=float(row["success_best"]),
-                progress_mean=float(row["progress_mean"]), valid_rate=float(row["valid_rate"]),
-                k=int(row["k"]), n_tasks=int(row["n_tasks"]),
-            ))
+            points.append(
+                EvalPoint(
+                    step=int(row["step"]),
+                    samples=int(row["samples"]),
+                    success_mean=float(row["success_mean"]),
+                    success_best=float(row["success_best"]),
+                    progress_mean=float(row["progress_mean"]),
+                    valid_rate=float(row["valid_rate"]),
+                    k=int(row["k"]),
+                    n_tasks=int(row["n_tasks"]),
+                )
+            )
         except (TypeError, ValueError):
             raise RunError(f"{path}: eval {n} has a non-numeric field") from None
     return points
@@ -229,7 +241,8 @@ class Store:
 
     def schema_version(self) -> int:
         has_meta = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
         if not has_meta:
             return 0
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
@@ -238,14 +251,17 @@ class Store:
     def _migrate(self) -> None:
         version = self.schema_version()
         if version > SCHEMA_VERSION:
-            raise RunError(f"{self.path}: schema v{version} is newer than this code's "
-                           f"v{SCHEMA_VERSION}; update resd-bench")
+            raise RunError(
+                f"{self.path}: schema v{version} is newer than this code's "
+                f"v{SCHEMA_VERSION}; update resd-bench"
+            )
         with self.conn:
             self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 self.conn.executescript(_MIGRATIONS[target])
-                self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
-                                  (str(target),))
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(target),)
+                )
 
     def add_run(self, run_dir: str | Path, label: str | None = None) -> StoredRun:
         """Insert or update a finished run and its curve.
@@ -255,23 +271,33 @@ class Store:
         """
         rec = read_run(Path(run_dir).resolve())
         if label is None:
-            old = self.conn.execute("SELECT label FROM runs WHERE run_dir = ?",
-                                    (str(rec.run_dir),)).fetchone()
+            old = self.conn.execute(
+                "SELECT label FROM runs WHERE run_dir = ?", (str(rec.run_dir),)
+            ).fetchone()
             label = old[0] if old else None
         if not rec.finished:
-            raise RunError(f"{rec.run_dir}: not finished (summary.json missing or 'finished' is "
-                           "not true); only finished runs go on the leaderboard")
+            raise RunError(
+                f"{rec.run_dir}: not finished (summary.json missing or 'finished' is "
+                "not true); only finished runs go on the leaderboard"
+            )
         if not rec.evals:
             raise RunError(f"{rec.run_dir}: evals.jsonl holds no evaluation")
         s = rec.summary or {}
         try:
             tokens = s["tokens"]
             row = StoredRun(
-                run_dir=str(rec.run_dir), env=str(s["env"]), model=str(s["model"]),
-                learner=str(s["learner"]), label=label or str(s["learner"]),
-                config_key=config_key(rec.config), seed=int(s["seed"]),
-                samples=int(s["samples"]), final_success=float(s["final_success"]),
-                tokens=0, wall_seconds=float(s["wall_seconds"]), curve=rec.evals,
+                run_dir=str(rec.run_dir),
+                env=str(s["env"]),
+                model=str(s["model"]),
+                learner=str(s["learner"]),
+                label=label or str(s["learner"]),
+                config_key=config_key(rec.config),
+                seed=int(s["seed"]),
+                samples=int(s["samples"]),
+                final_success=float(s["final_success"]),
+                tokens=0,
+                wall_seconds=float(s["wall_seconds"]),
+                curve=rec.evals,
             )
             parts = [int(tokens.get(k, 0)) for k in ("policy", "reflection", "curation")]
         except KeyError as err:
@@ -283,15 +309,40 @@ class Store:
             self.conn.execute("DELETE FROM runs WHERE run_dir = ?", (row.run_dir,))
             self.conn.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (row.run_dir, row.env, row.model, row.learner, row.label, row.config_key,
-                 row.seed, row.samples, row.final_success, *parts, row.wall_seconds,
-                 json.dumps(rec.config, sort_keys=True, default=str),
-                 json.dumps(s, sort_keys=True), datetime.now(UTC).isoformat(timespec="seconds")),
+                (
+                    row.run_dir,
+                    row.env,
+                    row.model,
+                    row.learner,
+                    row.label,
+                    row.config_key,
+                    row.seed,
+                    row.samples,
+                    row.final_success,
+                    *parts,
+                    row.wall_seconds,
+                    json.dumps(rec.config, sort_keys=True, default=str),
+                    json.dumps(s, sort_keys=True),
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                ),
             )
             self.conn.executemany(
                 "INSERT INTO points VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [(row.run_dir, i, p.step, p.samples, p.success_mean, p.success_best,
-                  p.progress_mean, p.valid_rate, p.k, p.n_tasks) for i, p in enumerate(rec.evals)],
+                [
+                    (
+                        row.run_dir,
+                        i,
+                        p.step,
+                        p.samples,
+                        p.success_mean,
+                        p.success_best,
+                        p.progress_mean,
+                        p.valid_rate,
+                        p.k,
+                        p.n_tasks,
+                    )
+                    for i, p in enumerate(rec.evals)
+                ],
             )
         return row
 
@@ -302,23 +353,31 @@ class Store:
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
-        sql = ("SELECT run_dir, env, model, learner, label, config_key, seed, samples, "
-               "final_success, tokens_policy + tokens_reflection + tokens_curation, wall_seconds "
-               "FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY env, model, label, seed, run_dir")
+        sql = (
+            "SELECT run_dir, env, model, learner, label, config_key, seed, samples, "
+            "final_success, tokens_policy + tokens_reflection + tokens_curation, wall_seconds "
+            "FROM runs"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY env, model, label, seed, run_dir"
+        )
         out = [StoredRun(*r) for r in self.conn.execute(sql, args)]
         for run in out:
-            run.curve = [EvalPoint(*p) for p in self.conn.execute(
-                f"SELECT {', '.join(EVAL_FIELDS)} FROM points WHERE run_dir = ? ORDER BY idx",
-                (run.run_dir,))]
+            run.curve = [
+                EvalPoint(*p)
+                for p in self.conn.execute(
+                    f"SELECT {', '.join(EVAL_FIELDS)} FROM points WHERE run_dir = ? ORDER BY idx",
+                    (run.run_dir,),
+                )
+            ]
         return out
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])
 
 
-def add_run(run_dir: str | Path, db: str | Path | None = None, label: str | None = None
-            ) -> StoredRun:
+def add_run(
+    run_dir: str | Path, db: str | Path | None = None, label: str | None = None
+) -> StoredRun:
     """Add one finished run to the leaderboard at ``db`` (see ``db_path``)."""
     with Store(db) as store:
         return store.add_run(run_dir, label)

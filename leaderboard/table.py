@@ -63,17 +63,24 @@ def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) 
     for (env, model, label, key), members in groups.items():
         if len(keys_per_label[(env, model, label)]) > 1:
             label = f"{label}#{key[:6]}"  # same learner, other settings: keep the rows apart
-        curves = [([p.samples for p in r.curve], [p.success_mean for p in r.curve])
-                  for r in members]
+        curves = [
+            ([p.samples for p in r.curve], [p.success_mean for p in r.curve]) for r in members
+        ]
         reach = [samples_to_threshold(x, y, threshold) for x, y in curves]
-        rows.append(Row(
-            env=env, model=model, learner=label, seeds=len(members),
-            auc=bootstrap_ci([auc(x, y) for x, y in curves], CONFIDENCE_DEFAULT),
-            reach_median=median_samples(reach), reached=sum(r is not None for r in reach),
-            final=bootstrap_ci([r.final_success for r in members], CONFIDENCE_DEFAULT),
-            tokens=sum(r.tokens for r in members) / len(members),
-            wall_seconds=sum(r.wall_seconds for r in members) / len(members),
-        ))
+        rows.append(
+            Row(
+                env=env,
+                model=model,
+                learner=label,
+                seeds=len(members),
+                auc=bootstrap_ci([auc(x, y) for x, y in curves], CONFIDENCE_DEFAULT),
+                reach_median=median_samples(reach),
+                reached=sum(r is not None for r in reach),
+                final=bootstrap_ci([r.final_success for r in members], CONFIDENCE_DEFAULT),
+                tokens=sum(r.tokens for r in members) / len(members),
+                wall_seconds=sum(r.wall_seconds for r in members) / len(members),
+            )
+        )
     rows.sort(key=lambda r: (r.env, r.model, -r.auc.mean, r.learner))
     return rows
 
@@ -109,23 +116,50 @@ def render(rows: Sequence[Row], fmt: str = "plain", threshold: float = DEFAULT_T
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     ci = f"{CONFIDENCE_DEFAULT:.0%} CI"
-    headers = ["env", "model", "learner", "seeds", f"AUC [{ci}]",
-               f"samples to {threshold:g}", f"final success [{ci}]", "tokens", "wall"]
-    body = [[r.env, r.model, r.learner, r.seeds, fmt_estimate(r.auc), fmt_reach(r),
-             fmt_estimate(r.final), fmt_count(r.tokens), fmt_seconds(r.wall_seconds)]
-            for r in rows]
+    headers = [
+        "env",
+        "model",
+        "learner",
+        "seeds",
+        f"AUC [{ci}]",
+        f"samples to {threshold:g}",
+        f"final success [{ci}]",
+        "tokens",
+        "wall",
+    ]
+    body = [
+        [
+            r.env,
+            r.model,
+            r.learner,
+            r.seeds,
+            fmt_estimate(r.auc),
+            fmt_reach(r),
+            fmt_estimate(r.final),
+            fmt_count(r.tokens),
+            fmt_seconds(r.wall_seconds),
+        ]
+        for r in rows
+    ]
     return tabulate(body, headers=headers, tablefmt=FORMATS[fmt], disable_numparse=True)
 
 
-def table_text(store: Store, env: str | None = None, model: str | None = None,
-               threshold: float = DEFAULT_THRESHOLD, fmt: str = "plain") -> str:
+def table_text(
+    store: Store,
+    env: str | None = None,
+    model: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    fmt: str = "plain",
+) -> str:
     """The table for the filters, or a one-line hint when nothing matches."""
     runs = store.runs(env=env, model=model)
     if runs:
         return render(build_rows(runs, threshold), fmt, threshold)
     total = store.count()
     if total == 0:
-        return (f"no runs in {store.path}; add finished runs with "
-                "`python -m leaderboard --add RUN_DIR ...`")
+        return (
+            f"no runs in {store.path}; add finished runs with "
+            "`python -m leaderboard --add RUN_DIR ...`"
+        )
     filters = ", ".join(f"{k}={v}" for k, v in (("env", env), ("model", model)) if v)
     return f"no runs match {filters} ({total} runs in {store.path})"

@@ -49,8 +49,11 @@ from learners.sft import answer_ids
 
 @dataclass
 class BuildConfig:
-    corpus: CorpusConfig = field(default_factory=lambda: CorpusConfig(
-        games=("wordle",), tasks=800, reflect_share=0.5, teacher_per_task=3, short_teacher=0.3))
+    corpus: CorpusConfig = field(
+        default_factory=lambda: CorpusConfig(
+            games=("wordle",), tasks=800, reflect_share=0.5, teacher_per_task=3, short_teacher=0.3
+        )
+    )
     words: int = 400  # prose words that get their own token
     hidden_size: int = 128
     layers: int = 4
@@ -64,8 +67,16 @@ class BuildConfig:
     threads: int = 1
 
 
-QUICK = dict(corpus=CorpusConfig(games=("wordle",), tasks=12), words=64, hidden_size=32,
-             layers=1, heads=2, epochs=1.0, batch_tokens=4000, warmup=1)
+QUICK = dict(
+    corpus=CorpusConfig(games=("wordle",), tasks=12),
+    words=64,
+    hidden_size=32,
+    layers=1,
+    heads=2,
+    epochs=1.0,
+    batch_tokens=4000,
+    warmup=1,
+)
 
 
 def game_words(games: tuple[str, ...]) -> list[str]:
@@ -85,11 +96,12 @@ def encode(tok, example: Example) -> tuple[list[int], list[int]]:
     labels: list[int] = []
     done = ""
     for i in sorted(example.targets):
-        prompt = tok.apply_chat_template(example.messages[:i], add_generation_prompt=True,
-                                         tokenize=False)
+        prompt = tok.apply_chat_template(
+            example.messages[:i], add_generation_prompt=True, tokenize=False
+        )
         if not prompt.startswith(done):
             raise ValueError("chat template is not prefix-consistent across turns")
-        seg = tok(prompt[len(done):], add_special_tokens=False)["input_ids"]
+        seg = tok(prompt[len(done) :], add_special_tokens=False)["input_ids"]
         ans = answer_ids(shim, example.messages[i]["content"])
         ids += seg + ans
         labels += [-100] * len(seg) + ans
@@ -145,16 +157,22 @@ def collate(rows: list[tuple[list[int], list[int]]], pad_id: int):
     return ids, mask, labels
 
 
-def train(model, data: list[tuple[list[int], list[int]]], cfg: BuildConfig, pad_id: int,
-          log=print) -> list[float]:
+def train(
+    model, data: list[tuple[list[int], list[int]]], cfg: BuildConfig, pad_id: int, log=print
+) -> list[float]:
     rng = random.Random(cfg.seed)
     epochs = math.ceil(cfg.epochs)
-    plan = [b for _ in range(epochs) for b in batches([len(x) for x, _ in data],
-                                                       cfg.batch_tokens, rng)]
+    plan = [
+        b for _ in range(epochs) for b in batches([len(x) for x, _ in data], cfg.batch_tokens, rng)
+    ]
     plan = plan[: max(1, int(len(plan) * cfg.epochs / epochs))]
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5
-                                              * (1 + math.cos(math.pi * min(1.0, s / len(plan)))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt,
+        lambda s: (
+            min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / len(plan))))
+        ),
+    )
     model.train()
     losses, t0 = [], time.perf_counter()
     for step, batch in enumerate(plan):
@@ -168,8 +186,7 @@ def train(model, data: list[tuple[list[int], list[int]]], cfg: BuildConfig, pad_
         losses.append(float(loss.detach()))
         if step % 25 == 0 or step == len(plan) - 1:
             recent = sum(losses[-25:]) / len(losses[-25:])
-            log(f"step {step + 1}/{len(plan)} loss {recent:.3f} "
-                f"{time.perf_counter() - t0:.0f}s")
+            log(f"step {step + 1}/{len(plan)} loss {recent:.3f} {time.perf_counter() - t0:.0f}s")
     model.eval()
     return losses
 
@@ -189,8 +206,10 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log=print) -> dict:
     for i in keep:
         kinds[examples[i].kind] = kinds.get(examples[i].kind, 0) + 1
     n_tokens = sum(len(x) for x, _ in data)
-    log(f"corpus: {len(examples)} examples ({kinds}), {len(examples) - len(keep)} too long, "
-        f"{n_tokens} tokens, vocab {len(tok)}, {time.perf_counter() - t0:.0f}s")
+    log(
+        f"corpus: {len(examples)} examples ({kinds}), {len(examples) - len(keep)} too long, "
+        f"{n_tokens} tokens, vocab {len(tok)}, {time.perf_counter() - t0:.0f}s"
+    )
     model = make_model(cfg, tok)
     log(f"model: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
     losses = train(model, data, cfg, tok.pad_token_id, log)

@@ -58,8 +58,11 @@ class GameSpec:
     preset: str = "default"
 
     def make(self) -> Any:
-        return envs.make(self.name, preset=self.preset) if self.preset != "default" \
+        return (
+            envs.make(self.name, preset=self.preset)
+            if self.preset != "default"
             else envs.make(self.name)
+        )
 
 
 class ScriptedPolicy:
@@ -81,8 +84,9 @@ class ScriptedPolicy:
         return out
 
 
-def play_scripted(game: GameSpec, seeds: list[int], skills: list[float],
-                  rng: np.random.Generator) -> tuple[list[Episode], list[Any]]:
+def play_scripted(
+    game: GameSpec, seeds: list[int], skills: list[float], rng: np.random.Generator
+) -> tuple[list[Episode], list[Any]]:
     """One episode per seed through the real rollout loop; returns episodes and their envs."""
     made: list[Any] = []
 
@@ -116,46 +120,69 @@ def assistant_indices(messages: Conversation) -> list[int]:
 LESSONS: dict[str, dict[str, list[tuple[str, str]]]] = {
     "wordle": {
         "ignored": [
-            ("common mistakes to avoid",
-             "Never guess a word that uses a letter already marked X."),
-            ("common mistakes to avoid",
-             "Keep every green letter in its spot in all later guesses."),
-            ("strategies & insights",
-             "Put each yellow letter in a new spot: it is in the word but not where it was."),
-            ("problem-solving heuristics",
-             "Before guessing, check the word against the marks of every earlier guess."),
+            ("common mistakes to avoid", "Never guess a word that uses a letter already marked X."),
+            (
+                "common mistakes to avoid",
+                "Keep every green letter in its spot in all later guesses.",
+            ),
+            (
+                "strategies & insights",
+                "Put each yellow letter in a new spot: it is in the word but not where it was.",
+            ),
+            (
+                "problem-solving heuristics",
+                "Before guessing, check the word against the marks of every earlier guess.",
+            ),
         ],
         "invalid": [
-            ("common mistakes to avoid",
-             "Answer with one real five-letter word in square brackets, nothing else."),
+            (
+                "common mistakes to avoid",
+                "Answer with one real five-letter word in square brackets, nothing else.",
+            ),
             ("others", "Do not repeat a word that was already guessed."),
         ],
         "unlucky": [
-            ("strategies & insights",
-             "Early guesses should test common letters like e, a, r, o, t, l, s."),
-            ("problem-solving heuristics",
-             "When few words fit the marks, guess one of them rather than a new probe."),
+            (
+                "strategies & insights",
+                "Early guesses should test common letters like e, a, r, o, t, l, s.",
+            ),
+            (
+                "problem-solving heuristics",
+                "When few words fit the marks, guess one of them rather than a new probe.",
+            ),
         ],
     },
     "mastermind": {
         "ignored": [
-            ("common mistakes to avoid",
-             "Only guess a code that would give every earlier guess the counts it got."),
-            ("problem-solving heuristics",
-             "If a guess got exact=0, none of its colours is in its place."),
-            ("strategies & insights",
-             "A colour from a guess that matched nothing is not in the code at all."),
+            (
+                "common mistakes to avoid",
+                "Only guess a code that would give every earlier guess the counts it got.",
+            ),
+            (
+                "problem-solving heuristics",
+                "If a guess got exact=0, none of its colours is in its place.",
+            ),
+            (
+                "strategies & insights",
+                "A colour from a guess that matched nothing is not in the code at all.",
+            ),
         ],
         "invalid": [
-            ("common mistakes to avoid",
-             "Answer with exactly four digits in square brackets, each a valid colour."),
+            (
+                "common mistakes to avoid",
+                "Answer with exactly four digits in square brackets, each a valid colour.",
+            ),
             ("others", "Do not repeat a code that was already guessed."),
         ],
         "unlucky": [
-            ("strategies & insights",
-             "Start with guesses that test two colours at a time, like [1 1 2 2]."),
-            ("problem-solving heuristics",
-             "Use the total of exact and colour-only to count each colour in the code."),
+            (
+                "strategies & insights",
+                "Start with guesses that test two colours at a time, like [1 1 2 2].",
+            ),
+            (
+                "problem-solving heuristics",
+                "Use the total of exact and colour-only to count each colour in the code.",
+            ),
         ],
     },
 }
@@ -194,8 +221,9 @@ ERRORS = {
 }
 
 
-def reflection_json(env_name: str, notes: list[str], playbook: Playbook,
-                    rng: np.random.Generator) -> str:
+def reflection_json(
+    env_name: str, notes: list[str], playbook: Playbook, rng: np.random.Generator
+) -> str:
     """A well-formed reflection answer from the hindsight notes: short templated fields (a
     small model must write them whole) that name the failure kind and the revealed answer."""
     kind = failure_kind(notes)
@@ -221,23 +249,30 @@ def reflection_json(env_name: str, notes: list[str], playbook: Playbook,
 
 def tagging_json(env_name: str, playbook: Playbook, rng: np.random.Generator) -> str:
     helpful = {text for kind in ("ignored", "unlucky") for _, text in LESSONS[env_name][kind]}
-    tags = [{"id": b.id, "tag": "helpful" if b.text in helpful else "neutral"}
-            for b in playbook.bullets.values() if rng.random() < 0.7]
+    tags = [
+        {"id": b.id, "tag": "helpful" if b.text in helpful else "neutral"}
+        for b in playbook.bullets.values()
+        if rng.random() < 0.7
+    ]
     return json.dumps({"bullet_tags": tags})
 
 
-def curation_json(env_name: str, notes: list[str], playbook: Playbook,
-                  rng: np.random.Generator) -> str:
+def curation_json(
+    env_name: str, notes: list[str], playbook: Playbook, rng: np.random.Generator
+) -> str:
     """ADD one lesson for this failure that the playbook does not hold yet (or nothing)."""
     kind = failure_kind(notes)
     have = {b.text for b in playbook.bullets.values()}
     fresh = [(s, t) for s, t in LESSONS[env_name][kind] if t not in have]
     if not fresh:
-        return json.dumps({"reasoning": "The playbook already has this lesson.",
-                           "operations": []})
+        return json.dumps({"reasoning": "The playbook already has this lesson.", "operations": []})
     section, lesson = fresh[int(rng.integers(len(fresh)))]
-    return json.dumps({"reasoning": "A new lesson from this failure.",
-                       "operations": [{"type": "ADD", "section": section, "content": lesson}]})
+    return json.dumps(
+        {
+            "reasoning": "A new lesson from this failure.",
+            "operations": [{"type": "ADD", "section": section, "content": lesson}],
+        }
+    )
 
 
 def random_playbook(env_name: str, rng: np.random.Generator, most: int = 4) -> Playbook:
@@ -264,12 +299,19 @@ def student_examples(episodes: list[Episode], env_name: str) -> list[Example]:
 def last_turns(ep: Episode, n: int) -> str:
     """The feedback of the episode's last ``n`` turns, numbered as ``Episode.feedback`` does."""
     start = len(ep.turns) - n
-    return "\n".join(f"Turn {k}: {t.feedback.strip()}"
-                     for k, t in enumerate(ep.turns[start:], start + 1))
+    return "\n".join(
+        f"Turn {k}: {t.feedback.strip()}" for k, t in enumerate(ep.turns[start:], start + 1)
+    )
 
 
-def teacher_example(ep: Episode, env: Any, env_name: str, solution: Episode | None,
-                    rng: np.random.Generator, short: float = 0.0) -> Example:
+def teacher_example(
+    ep: Episode,
+    env: Any,
+    env_name: str,
+    solution: Episode | None,
+    rng: np.random.Generator,
+    short: float = 0.0,
+) -> Example:
     """A teacher context built from a failed episode, then the answer at a random turn.
 
     With probability ``short`` the context is SDPO's message with only the last turn's
@@ -288,9 +330,14 @@ def teacher_example(ep: Episode, env: Any, env_name: str, solution: Episode | No
             pb0 = random_playbook(env_name, rng)
             reflection = parse_reflection(reflection_json(env_name, notes, pb0, rng)).as_text()
         playbook = random_playbook(env_name, rng).render() if rng.random() < 0.4 else None
-        task = resd_teacher_task(ep.task, playbook=playbook, previous_trial=ep.answer(),
-                                 feedback=ep.feedback(), reflection=reflection or None,
-                                 solution=sol)
+        task = resd_teacher_task(
+            ep.task,
+            playbook=playbook,
+            previous_trial=ep.answer(),
+            feedback=ep.feedback(),
+            reflection=reflection or None,
+            solution=sol,
+        )
     # the teacher scores the student's own turns: the context of turn k, then the answer
     k = 0 if rng.random() < 0.6 else int(rng.integers(len(ep.turns)))
     conv = with_first_message(ep.turns[k].messages, task)
@@ -353,8 +400,7 @@ def build_corpus(cfg: CorpusConfig) -> list[Example]:
                 continue
             for _ in range(cfg.teacher_per_task):
                 solution = sol if (sol.success and rng.random() < 0.4) else None
-                examples.append(teacher_example(ep, env, name, solution, rng,
-                                                cfg.short_teacher))
+                examples.append(teacher_example(ep, env, name, solution, rng, cfg.short_teacher))
             if rng.random() < cfg.reflect_share:
                 examples += reflection_examples(ep, name, rng)
     order = rng.permutation(len(examples))

@@ -34,13 +34,19 @@ class EmaTeacher:
         for name, param in self.policy.named_trainable_parameters():
             self.weights[name].lerp_(param.detach(), self.rate)
 
-    def score(self, items: list[tuple[Conversation, list[int]]], *, top_k: int = 0,
-              gather_ids: list[torch.Tensor] | None = None,
-              grad: bool = False) -> list[TokenScores]:
+    def score(
+        self,
+        items: list[tuple[Conversation, list[int]]],
+        *,
+        top_k: int = 0,
+        gather_ids: list[torch.Tensor] | None = None,
+        grad: bool = False,
+    ) -> list[TokenScores]:
         if grad:
             raise ValueError("the EMA teacher is not trained: score it with grad=False")
-        return self.policy.score(items, top_k=top_k, gather_ids=gather_ids, grad=False,
-                                 weights=self.weights)
+        return self.policy.score(
+            items, top_k=top_k, gather_ids=gather_ids, grad=False, weights=self.weights
+        )
 
     def state_dict(self) -> dict:
         return {"rate": self.rate, "weights": dict(self.weights)}

@@ -23,8 +23,8 @@ def left_pad(seqs: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, 
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for row, seq in enumerate(seqs):
         if seq:
-            ids[row, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
-            mask[row, width - len(seq):] = 1
+            ids[row, width - len(seq) :] = torch.tensor(seq, dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
     return ids.to(device), mask.to(device)
 
 
@@ -61,8 +61,11 @@ def forward_logits(model, ids, mask, keep: int, weights: dict | None = None, **k
         kw["position_ids"] = positions(mask)
     if accepts_logits_to_keep(model):
         kw["logits_to_keep"] = keep
-    out = model(**kw) if weights is None else functional_call(model, weights, (), kw,
-                                                              strict=False, tie_weights=True)
+    out = (
+        model(**kw)
+        if weights is None
+        else functional_call(model, weights, (), kw, strict=False, tie_weights=True)
+    )
     out.logits = out.logits[:, -keep:]
     return out
 
@@ -113,7 +116,7 @@ class HFEngine:
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         results: list[Completion | None] = [None] * len(prompts)
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+            chunk = order[start : start + self.batch_size]
             outs = self._generate_batch([prompts[i] for i in chunk], params, generator)
             for i, completion in zip(chunk, outs, strict=True):
                 results[i] = completion
@@ -136,8 +139,9 @@ class HFEngine:
         for step in range(params.max_new_tokens):
             new, new_lp = sample_next(logits, params, generator)
             keep = []
-            for slot, (row, tok, lp) in enumerate(zip(active, new.tolist(), new_lp.tolist(),
-                                                       strict=True)):
+            for slot, (row, tok, lp) in enumerate(
+                zip(active, new.tolist(), new_lp.tolist(), strict=True)
+            ):
                 tokens[row].append(tok)
                 logprobs[row].append(lp)
                 if tok in self.eos_ids:
@@ -158,15 +162,20 @@ class HFEngine:
                 mask, next_pos, new = mask[index], next_pos[index], new[index]
                 active = [active[k] for k in keep]
             mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-            out = self.model(input_ids=new.unsqueeze(-1), attention_mask=mask,
-                             position_ids=next_pos.unsqueeze(-1), use_cache=True,
-                             **{cache_name: cache})
+            out = self.model(
+                input_ids=new.unsqueeze(-1),
+                attention_mask=mask,
+                position_ids=next_pos.unsqueeze(-1),
+                use_cache=True,
+                **{cache_name: cache},
+            )
             cache, logits = output_cache(out), out.logits[:, -1].float()
             next_pos = next_pos + 1
         return [
             Completion(
                 token_ids=tokens[r],
-                text=texts[r] if texts[r] is not None
+                text=texts[r]
+                if texts[r] is not None
                 else self.tokenizer.decode(tokens[r], skip_special_tokens=True),
                 logprobs=logprobs[r],
                 finish_reason=reasons[r],

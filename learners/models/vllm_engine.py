@@ -25,8 +25,10 @@ from learners.models.presets import PresetUnavailable
 from learners.models.scoring import tail_logprob
 from learners.models.types import Completion, SamplingParams, TokenScores
 
-VLLM_MISSING = ("engine 'vllm' needs vllm (GPU machines only; it replaces the CPU torch): "
-                "pip install 'resd-bench[vllm]'")
+VLLM_MISSING = (
+    "engine 'vllm' needs vllm (GPU machines only; it replaces the CPU torch): "
+    "pip install 'resd-bench[vllm]'"
+)
 
 
 def import_vllm():
@@ -66,9 +68,16 @@ def vllm_weight_items(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
 class VllmEngine:
     """Sampling and no-grad scoring through a ``vllm.LLM`` over the same weights."""
 
-    def __init__(self, model: torch.nn.Module, tokenizer, path: str | None,
-                 gpu_memory_utilization: float = 0.35, max_logprobs: int = 64,
-                 score_prompts: bool = True, **llm_options):
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        path: str | None,
+        gpu_memory_utilization: float = 0.35,
+        max_logprobs: int = 64,
+        score_prompts: bool = True,
+        **llm_options,
+    ):
         vllm = import_vllm()
         self.vllm = vllm
         self.tokenizer = tokenizer
@@ -82,9 +91,15 @@ class VllmEngine:
             tokenizer.save_pretrained(path)
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
         dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
-        options = dict(model=path, tokenizer=path, dtype=dtype, seed=0,
-                       gpu_memory_utilization=gpu_memory_utilization, max_logprobs=max_logprobs,
-                       enable_prefix_caching=True)
+        options = dict(
+            model=path,
+            tokenizer=path,
+            dtype=dtype,
+            seed=0,
+            gpu_memory_utilization=gpu_memory_utilization,
+            max_logprobs=max_logprobs,
+            enable_prefix_caching=True,
+        )
         options.update(llm_options)
         self.llm = vllm.LLM(**options)
         self.sync_weights(model)  # LoRA or edited weights differ from the folder
@@ -98,9 +113,12 @@ class VllmEngine:
     def generate(self, prompts: list[list[int]], params: SamplingParams) -> list[Completion]:
         per_request = [
             self.vllm.SamplingParams(
-                temperature=params.temperature, top_p=params.top_p,
-                max_tokens=params.max_new_tokens, stop=list(params.stop) or None,
-                seed=None if params.seed is None else params.seed + i, logprobs=0,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                max_tokens=params.max_new_tokens,
+                stop=list(params.stop) or None,
+                seed=None if params.seed is None else params.seed + i,
+                logprobs=0,
             )
             for i in range(len(prompts))
         ]
@@ -110,8 +128,9 @@ class VllmEngine:
             c = out.outputs[0]
             ids = list(c.token_ids)
             lps = [step[tok].logprob for tok, step in zip(ids, c.logprobs, strict=True)]
-            results.append(Completion(ids, c.text, lps,
-                                      "length" if c.finish_reason == "length" else "stop"))
+            results.append(
+                Completion(ids, c.text, lps, "length" if c.finish_reason == "length" else "stop")
+            )
         return results
 
     # -- scoring ---------------------------------------------------------------------------
@@ -122,24 +141,37 @@ class VllmEngine:
         """Prompt log-probs of prompt+completion; each position lists the actual token and
         the top ``top_k`` (by rank) of the raw distribution."""
         params = self.vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=top_k)
-        outs = self.llm.generate([self._prompt(p + c) for p, c in zip(prompts, completions,
-                                                                       strict=True)],
-                                 params, use_tqdm=False)
+        outs = self.llm.generate(
+            [self._prompt(p + c) for p, c in zip(prompts, completions, strict=True)],
+            params,
+            use_tqdm=False,
+        )
         results = []
         for prompt, comp, out in zip(prompts, completions, outs, strict=True):
-            positions = out.prompt_logprobs[len(prompt):]
+            positions = out.prompt_logprobs[len(prompt) :]
             token_lp, ids, lps = [], [], []
             for tok, entry in zip(comp, positions, strict=True):
                 token_lp.append(entry[tok].logprob)
-                best = sorted(((lp.rank, t, lp.logprob) for t, lp in entry.items()
-                               if lp.rank is not None and lp.rank <= top_k))[:top_k]
+                best = sorted(
+                    (
+                        (lp.rank, t, lp.logprob)
+                        for t, lp in entry.items()
+                        if lp.rank is not None and lp.rank <= top_k
+                    )
+                )[:top_k]
                 ids.append([t for _, t, _ in best])
                 lps.append([v for _, _, v in best])
             shape = (len(comp), top_k)
             topk_ids = torch.tensor(ids, dtype=torch.long).reshape(shape)
             topk_lp = torch.tensor(lps, dtype=torch.float32).reshape(shape)
-            results.append(TokenScores(torch.tensor(token_lp, dtype=torch.float32), topk_ids,
-                                       topk_lp, tail_logprob(topk_lp)))
+            results.append(
+                TokenScores(
+                    torch.tensor(token_lp, dtype=torch.float32),
+                    topk_ids,
+                    topk_lp,
+                    tail_logprob(topk_lp),
+                )
+            )
         return results
 
     # -- weights ---------------------------------------------------------------------------

@@ -35,13 +35,13 @@ def frequent_words(texts: Iterable[str], size: int, min_count: int = 20) -> list
     """The ``size`` most frequent prose words (lower-case, or capitalised like ``Turn``) that
     start a line or follow a space or a double quote (ties alphabetical)."""
     counts = Counter(w for t in texts for w in _WORD.findall(t))
-    ranked = sorted((w for w, c in counts.items() if c >= min_count),
-                    key=lambda w: (-counts[w], w))
+    ranked = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
     return ranked[:size]
 
 
-def build_word_tokenizer(words: list[str], game_words: Iterable[str] = ()
-                         ) -> PreTrainedTokenizerFast:
+def build_word_tokenizer(
+    words: list[str], game_words: Iterable[str] = ()
+) -> PreTrainedTokenizerFast:
     """Bytes + ChatML specials + tokens `` word`` and ``word`` (after a line start or a double
     quote) for each of ``words``, and ``[w]`` and ``W`` (not inside a longer letter run) for
     each lower-case game word ``w``.
@@ -73,12 +73,14 @@ def build_word_tokenizer(words: list[str], game_words: Iterable[str] = ()
     if words:
         alt = "|".join(words)
         end = "(?![A-Za-z0-9_])"
-        parts.append(f"{SPACE}(?:{alt}){end}|(?:^|(?<=[\"{NEWLINE}]))(?:{alt}){end}")
+        parts.append(f'{SPACE}(?:{alt}){end}|(?:^|(?<=["{NEWLINE}]))(?:{alt}){end}')
     pattern = "|".join([*parts, "[\\s\\S]"])
-    core.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
-    ])
+    core.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+            pre_tokenizers.Split(Regex(pattern), behavior="isolated"),
+        ]
+    )
     core.decoder = decoders.ByteLevel()
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,

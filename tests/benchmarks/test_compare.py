@@ -31,17 +31,28 @@ class FakeRunner:
         good = a.learner == "resd" and not a.set
         ys = (0.0, 0.25 + 0.125 * a.seed, 0.75) if good else (0.0, 0.0, 0.125 * a.seed)
         budget = int(a.budget or 16)
-        return write_run(Path(a.out), env=a.env, learner=a.learner, seed=a.seed,
-                         curve=list(zip((0, budget // 2, budget), ys, strict=True)),
-                         learner_config=dict(s.split("=") for s in a.set) or None)
+        return write_run(
+            Path(a.out),
+            env=a.env,
+            learner=a.learner,
+            seed=a.seed,
+            curve=list(zip((0, budget // 2, budget), ys, strict=True)),
+            learner_config=dict(s.split("=") for s in a.set) or None,
+        )
 
 
 def test_parse_spec():
     assert parse_spec("grpo") == LearnerSpec("grpo")
     spec = parse_spec("resd:use_reflection=false, use_playbook=false")
     assert spec.label == "resd[use_reflection=false,use_playbook=false]"
-    assert spec.run_args() == ["--learner", "resd", "--set", "use_reflection=false",
-                               "--set", "use_playbook=false"]
+    assert spec.run_args() == [
+        "--learner",
+        "resd",
+        "--set",
+        "use_reflection=false",
+        "--set",
+        "use_playbook=false",
+    ]
     assert spec.slug == "resd_use_reflection=false,use_playbook=false"
     for bad in (":x=1", "resd:oops", "resd:=1"):
         with pytest.raises(ValueError):
@@ -52,12 +63,38 @@ def test_compare_end_to_end(tmp_path, monkeypatch, capsys):
     fake = FakeRunner()
     monkeypatch.setattr(benchmarks.run, "main", fake)
     db, out = tmp_path / "lb.sqlite", tmp_path / "cmp"
-    argv = ["--env", "wordle", "--learners", "resd", "resd:use_reflection=false", "grpo",
-            "--seeds", "0", "1", "--out", str(out), "--db", str(db), "--", "--budget", "32"]
+    argv = [
+        "--env",
+        "wordle",
+        "--learners",
+        "resd",
+        "resd:use_reflection=false",
+        "grpo",
+        "--seeds",
+        "0",
+        "1",
+        "--out",
+        str(out),
+        "--db",
+        str(db),
+        "--",
+        "--budget",
+        "32",
+    ]
     assert main(argv) == 0
     assert len(fake.calls) == 6
-    assert fake.calls[0] == ["--budget", "32", "--env", "wordle", "--learner", "resd",
-                             "--seed", "0", "--out", str(out / "resd" / "seed0")]
+    assert fake.calls[0] == [
+        "--budget",
+        "32",
+        "--env",
+        "wordle",
+        "--learner",
+        "resd",
+        "--seed",
+        "0",
+        "--out",
+        str(out / "resd" / "seed0"),
+    ]
     assert "--set" in fake.calls[2] and "use_reflection=false" in fake.calls[2]
     assert (out / "compare.png").read_bytes().startswith(b"\x89PNG")
 
@@ -82,8 +119,19 @@ def test_compare_end_to_end(tmp_path, monkeypatch, capsys):
 def test_compare_goes_on_after_a_crash(tmp_path, monkeypatch, capsys):
     fake = FakeRunner(crash_on="grpo")
     monkeypatch.setattr(benchmarks.run, "main", fake)
-    argv = ["--env", "wordle", "--learners", "grpo", "resd", "--seeds", "0",
-            "--out", str(tmp_path / "cmp"), "--db", str(tmp_path / "lb.sqlite")]
+    argv = [
+        "--env",
+        "wordle",
+        "--learners",
+        "grpo",
+        "resd",
+        "--seeds",
+        "0",
+        "--out",
+        str(tmp_path / "cmp"),
+        "--db",
+        str(tmp_path / "lb.sqlite"),
+    ]
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert "grpo seed 0 crashed" in captured.err
@@ -93,9 +141,11 @@ def test_compare_goes_on_after_a_crash(tmp_path, monkeypatch, capsys):
 
 def test_compare_refuses_bad_arguments(tmp_path):
     base = ["--env", "wordle", "--out", str(tmp_path), "--db", str(tmp_path / "x.sqlite")]
-    for extra in (["--learners", "resd", "--", "--seed", "3"],
-                  ["--learners", "resd", "resd"],
-                  ["--learners", "resd:bad"],
-                  ["--learners", "resd", "--seeds", "1", "1"]):
+    for extra in (
+        ["--learners", "resd", "--", "--seed", "3"],
+        ["--learners", "resd", "resd"],
+        ["--learners", "resd:bad"],
+        ["--learners", "resd", "--seeds", "1", "1"],
+    ):
         with pytest.raises(SystemExit):
             main(base + extra)

@@ -8,7 +8,7 @@ import pytest
 import envs
 from envs.bouncing import Ball, check_source, closed_form, extract_code, simulate
 
-CLOSED_FORM = '''```python
+CLOSED_FORM = """```python
 def predict(balls, width, height, t):
     def fold(p, v, r, size):
         span = size - 2 * r
@@ -16,11 +16,11 @@ def predict(balls, width, height, t):
         return r + (2 * span - u if u > span else u)
     return [(fold(b["x"], b["vx"], b["r"], width), fold(b["y"], b["vy"], b["r"], height))
             for b in balls]
-```'''
+```"""
 
 # An event-driven solution written independently of envs.bouncing.physics (equal-time stepping
 # between events, collisions resolved with the textbook 1-D formula along the normal).
-EVENT_DRIVEN = '''```python
+EVENT_DRIVEN = """```python
 import math
 
 def predict(balls, width, height, t):
@@ -67,9 +67,9 @@ def predict(balls, width, height, t):
             a["vy"] += (va - ua) * ny
             c["vx"] += (vc - uc) * nx
             c["vy"] += (vc - uc) * ny
-```'''
+```"""
 
-NO_RADIUS = '''```python
+NO_RADIUS = """```python
 def predict(balls, width, height, t):
     out = []
     for b in balls:
@@ -77,19 +77,28 @@ def predict(balls, width, height, t):
         x, y = x % (2 * width), y % (2 * height)
         out.append((2 * width - x if x > width else x, 2 * height - y if y > height else y))
     return out
-```'''
+```"""
 
-BAD_INPUTS = ["", "   \n\t ", "x" * 100_000, "\x00\x07\x1b[2J", "Привет мир", "12345",
-              "[crane] [slate]", "def predict(:\n  pass", "```python\ndef forecast(b, w, h, t):\n"
-              "    return []\n```"]
+BAD_INPUTS = [
+    "",
+    "   \n\t ",
+    "x" * 100_000,
+    "\x00\x07\x1b[2J",
+    "Привет мир",
+    "12345",
+    "[crane] [slate]",
+    "def predict(:\n  pass",
+    "```python\ndef forecast(b, w, h, t):\n    return []\n```",
+]
 
 
 def test_closed_form_matches_event_driven_without_collisions():
     rng = np.random.default_rng(0)
     for _ in range(200):
         w, h = rng.uniform(4, 20, size=2)
-        balls = [Ball(*rng.uniform(1, 3, size=2), *rng.uniform(-6, 6, size=2), 0.5)
-                 for _ in range(3)]
+        balls = [
+            Ball(*rng.uniform(1, 3, size=2), *rng.uniform(-6, 6, size=2), 0.5) for _ in range(3)
+        ]
         t = float(rng.uniform(0, 40))
         for p, q in zip(closed_form(balls, w, h, t), simulate(balls, w, h, t, False), strict=True):
             assert math.dist(p, q) < 1e-9
@@ -97,7 +106,7 @@ def test_closed_form_matches_event_driven_without_collisions():
 
 def test_single_bounce_by_hand():
     # x: 5 + 3*2 = 11 -> wall at 10 - 1 = 9 reached, reflected back by 2: 7. y stays.
-    (x, y), = simulate([Ball(5.0, 4.0, 3.0, 0.0, 1.0)], 10.0, 8.0, 2.0)
+    ((x, y),) = simulate([Ball(5.0, 4.0, 3.0, 0.0, 1.0)], 10.0, 8.0, 2.0)
     assert x == pytest.approx(7.0) and y == pytest.approx(4.0)
 
 
@@ -110,8 +119,9 @@ def test_head_on_collision_equal_masses_swaps_velocities():
 
 def test_collisions_conserve_momentum_and_energy():
     rng = np.random.default_rng(3)
-    balls = [Ball(2.0 + 3 * i, 2.0 + 2 * i, *rng.uniform(-4, 4, size=2), 0.6, 1.0 + i)
-             for i in range(3)]
+    balls = [
+        Ball(2.0 + 3 * i, 2.0 + 2 * i, *rng.uniform(-4, 4, size=2), 0.6, 1.0 + i) for i in range(3)
+    ]
     w = h = 12.0
 
     def energy(bs):
@@ -127,8 +137,9 @@ def test_collisions_conserve_momentum_and_energy():
     assert energy([a, b]) == pytest.approx(before_e)
     # Speeds after many wall and ball events keep the total kinetic energy.
     out = simulate(balls, w, h, 30.0)
-    assert all(b.r <= x <= w - b.r and b.r <= y <= h - b.r for b, (x, y) in zip(balls, out,
-                                                                                  strict=True))
+    assert all(
+        b.r <= x <= w - b.r and b.r <= y <= h - b.r for b, (x, y) in zip(balls, out, strict=True)
+    )
 
 
 @pytest.mark.parametrize("preset", ["default", "easy", "hard"])
@@ -165,12 +176,16 @@ def test_wrong_physics_gets_per_ball_errors_and_a_diagnosis():
 def test_runtime_error_is_trimmed_to_the_solution_lines():
     env = envs.make("bouncing")
     env.reset(seed=1)
-    code = ("```python\ndef predict(balls, width, height, t):\n    print('dbg')\n"
-            "    return helper(balls)\n\ndef helper(bs):\n    return bs[0]['pos']\n```")
+    code = (
+        "```python\ndef predict(balls, width, height, t):\n    print('dbg')\n"
+        "    return helper(balls)\n\ndef helper(bs):\n    return bs[0]['pos']\n```"
+    )
     obs, *_, info = env.step(code)
     assert info["valid_action"] and info["progress"] == 0.0
-    assert ("  error:\n    line 3, in predict: return helper(balls)\n"
-            "    line 6, in helper: return bs[0]['pos']\n    KeyError: 'pos'") in obs
+    assert (
+        "  error:\n    line 3, in predict: return helper(balls)\n"
+        "    line 6, in helper: return bs[0]['pos']\n    KeyError: 'pos'"
+    ) in obs
     assert "the same error as test 1" in obs
     assert "harness" not in obs and "main.py" not in obs and "<string>" not in obs
     assert "Your code printed" in obs and "dbg" in obs
@@ -179,16 +194,18 @@ def test_runtime_error_is_trimmed_to_the_solution_lines():
 def test_time_out_wrong_shape_and_load_errors():
     env = envs.make("bouncing")
     env.reset(seed=1)
-    obs, *_, info = env.step("```python\ndef predict(balls, width, height, t):\n"
-                             "    while True:\n        pass\n```")
+    obs, *_, info = env.step(
+        "```python\ndef predict(balls, width, height, t):\n    while True:\n        pass\n```"
+    )
     assert "(while running this test)" in obs and ("time-out" in obs or "CPU limit" in obs)
     assert "not run:" in obs and info["progress"] == 0.0
     env.reset(seed=1)
     obs, *_ = env.step("```python\ndef predict(balls, width, height, t):\n    return 3\n```")
     assert "predict returned int 3; expected a list of" in obs
     env.reset(seed=1)
-    obs, *_ = env.step("```python\nimport os\nos.system('ls')\ndef predict(b, w, h, t):\n"
-                       "    return []\n```")
+    obs, *_ = env.step(
+        "```python\nimport os\nos.system('ls')\ndef predict(b, w, h, t):\n    return []\n```"
+    )
     assert obs.startswith("Your code failed before any test ran:")
     assert "PermissionError: sandbox: os.system is not allowed" in obs
 
@@ -196,11 +213,13 @@ def test_time_out_wrong_shape_and_load_errors():
 def test_missing_function_and_syntax_error_messages():
     assert check_source("def forecast(b, w, h, t):\n    return []") == (
         "No top-level function named predict (top-level names found: forecast). "
-        "Define def predict(balls, width, height, t).")
+        "Define def predict(balls, width, height, t)."
+    )
     assert check_source("def predict(:\n  pass").startswith("SyntaxError, line 1: ")
     assert check_source("predict = lambda b, w, h, t: []") == ""
     assert extract_code("text\n```python\ndef predict(): pass\n```\n```\nx\n```") == (
-        "def predict(): pass\n")
+        "def predict(): pass\n"
+    )
 
 
 @pytest.mark.parametrize("action", BAD_INPUTS)

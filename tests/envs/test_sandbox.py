@@ -15,8 +15,10 @@ def run(code: str, **files: str):
 
 
 def test_plain_program_runs_and_sees_its_files():
-    res = run("import json, math\nprint(json.load(open('d.json'))['a'] + math.floor(2.5))",
-              **{"d.json": '{"a": 40}'})
+    res = run(
+        "import json, math\nprint(json.load(open('d.json'))['a'] + math.floor(2.5))",
+        **{"d.json": '{"a": 40}'},
+    )
     assert res.ok and res.stdout.strip() == "42" and res.problem(FAST) == ""
 
 

@@ -7,8 +7,17 @@ import envs
 from envs.tape import FAMILIES, make_task, parse, reference_program, run
 from envs.tape.env import extract_program
 
-BAD_INPUTS = ["", "   \n\t ", "x" * 100_000, "\x00\x07\x1b[2J", "Привет мир", "12345",
-              "[crane] [slate]", "```\n```", "```python\nprint('hi')\n```"]
+BAD_INPUTS = [
+    "",
+    "   \n\t ",
+    "x" * 100_000,
+    "\x00\x07\x1b[2J",
+    "Привет мир",
+    "12345",
+    "[crane] [slate]",
+    "```\n```",
+    "```python\nprint('hi')\n```",
+]
 
 
 def fenced(program: str) -> str:
@@ -50,8 +59,11 @@ def test_interpreter_semantics():
     assert run(prog, "R").verdict == "accept"  # R consumed, B written to the back, B -> C, end
     res = run(prog, "RB")  # leaves one B on the tape when C is reached
     assert res.verdict == "reject" and res.reason == "state C has no rule for B"
-    assert res.trace == ("A [RB] read R -> write B, goto A", "A [BB] read B -> goto C",
-                         "C [B] read B -> no rule: reject")
+    assert res.trace == (
+        "A [RB] read R -> write B, goto A",
+        "A [BB] read B -> goto C",
+        "C [B] read B -> no rule: reject",
+    )
     assert run(prog, "").verdict == "reject" and "no rule for end" in run(prog, "").reason
     loop, _ = parse("state A\n  *: write R, goto A\n  end: goto A\n", "RB")
     res = run(loop, "", step_limit=100)
@@ -86,8 +98,10 @@ def test_env_reference_solves_and_wrong_programs_get_feedback():
     obs, info = env.reset(seed=5)
     assert "end with BRB" in obs and "```" in obs and info["valid_action"]
     # A machine that only looks at the last two symbols: misses the pattern.
-    wrong = ("state A\n  R: goto B\n  B: goto A\n  end: reject\n"
-             "state B\n  R: accept\n  B: goto A\n  end: reject\n")
+    wrong = (
+        "state A\n  R: goto B\n  B: goto A\n  end: reject\n"
+        "state B\n  R: accept\n  B: goto A\n  end: reject\n"
+    )
     obs, reward, term, trunc, info = env.step(fenced(wrong))
     assert reward == 0.0 and not term and not trunc and info["valid_action"]
     assert info["progress"] == pytest.approx(11 / 16)

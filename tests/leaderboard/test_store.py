@@ -18,19 +18,36 @@ from tests.leaderboard.rundirs import write_run
 
 
 def test_round_trip(tmp_path):
-    run = write_run(tmp_path / "r0", seed=3, curve=[(0, 0.0), (8, 0.25), (16, 0.75)],
-                    tokens=(1000, 200, 30), wall_seconds=12.5)
+    run = write_run(
+        tmp_path / "r0",
+        seed=3,
+        curve=[(0, 0.0), (8, 0.25), (16, 0.75)],
+        tokens=(1000, 200, 30),
+        wall_seconds=12.5,
+    )
     with Store(tmp_path / "lb.sqlite") as store:
         added = store.add_run(run)
         (back,) = store.runs()
     assert back == added
     assert back.run_dir == str(run.resolve())
     assert (back.env, back.model, back.learner, back.label, back.seed) == (
-        "wordle", "tiny-random", "resd", "resd", 3)
+        "wordle",
+        "tiny-random",
+        "resd",
+        "resd",
+        3,
+    )
     assert (back.samples, back.final_success, back.tokens, back.wall_seconds) == (
-        16, 0.75, 1230, 12.5)
+        16,
+        0.75,
+        1230,
+        12.5,
+    )
     assert [(p.samples, p.success_mean, p.success_best) for p in back.curve] == [
-        (0, 0.0, 0.1), (8, 0.25, 0.35), (16, 0.75, 0.85)]
+        (0, 0.0, 0.1),
+        (8, 0.25, 0.35),
+        (16, 0.75, 0.85),
+    ]
     assert back.curve == read_evals(run)
 
 
@@ -90,8 +107,9 @@ def test_schema_version_and_newer_db_refused(tmp_path):
         assert store.schema_version() == SCHEMA_VERSION
     conn = sqlite3.connect(db)
     with conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'",
-                     (str(SCHEMA_VERSION + 1),))
+        conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),)
+        )
     conn.close()
     with pytest.raises(RunError, match="newer"):
         Store(db)
@@ -110,8 +128,13 @@ def test_db_path_precedence(tmp_path, monkeypatch):
 
 
 def test_config_key_ignores_seed_and_provenance_only():
-    base = {"env": "wordle", "learner_config": {"lr": 1e-5}, "seed": 0, "git_commit": "a",
-            "versions": {"torch": "2.13"}}
+    base = {
+        "env": "wordle",
+        "learner_config": {"lr": 1e-5},
+        "seed": 0,
+        "git_commit": "a",
+        "versions": {"torch": "2.13"},
+    }
     same = {**base, "seed": 5, "git_commit": "b", "versions": {"torch": "2.14"}}
     assert config_key(base) == config_key(same)
     assert config_key(base) != config_key({**base, "learner_config": {"lr": 2e-5}})

@@ -23,8 +23,15 @@ def store(tmp_path):
     with Store(tmp_path / "lb.sqlite") as s:
         for kw in RESD:
             s.add_run(write_run(tmp_path / f"resd{kw['seed']}", **kw))
-        s.add_run(write_run(tmp_path / "grpo0", learner="grpo", curve=[(0, 0.0), (16, 1.0)],
-                            tokens=(50, 0, 0), wall_seconds=7200))
+        s.add_run(
+            write_run(
+                tmp_path / "grpo0",
+                learner="grpo",
+                curve=[(0, 0.0), (16, 1.0)],
+                tokens=(50, 0, 0),
+                wall_seconds=7200,
+            )
+        )
         s.add_run(write_run(tmp_path / "mm", env="mastermind", learner="sd"))
         s.add_run(write_run(tmp_path / "big", model="smollm2-135m", learner="sd"))
         yield s
@@ -54,13 +61,21 @@ def test_plain_text(store):
     lines = text.splitlines()
     assert "AUC [95% CI]" in lines[0] and "samples to 0.5" in lines[0]
     grpo, resd = lines[2], lines[3]
-    for cell in ("resd", " 3 ", "0.250 [0.062, 0.438]", "16 (2/3)", "0.500 [0.250, 0.750]",
-                 "1.3k", "20 s"):
+    for cell in (
+        "resd",
+        " 3 ",
+        "0.250 [0.062, 0.438]",
+        "16 (2/3)",
+        "0.500 [0.250, 0.750]",
+        "1.3k",
+        "20 s",
+    ):
         assert cell in resd, cell
     for cell in ("grpo", "0.500", "16 (1/1)", "1.000", "50", "2.0 h"):
         assert cell in grpo, cell
-    assert "not reached (0/3)" in table_text(store, env="wordle", model="tiny-random",
-                                             threshold=0.9)
+    assert "not reached (0/3)" in table_text(
+        store, env="wordle", model="tiny-random", threshold=0.9
+    )
 
 
 def test_sorting_and_filters(store):

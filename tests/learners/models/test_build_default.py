@@ -55,20 +55,26 @@ def test_reflection_and_curation_answers_parse(corpus):
 def test_reflection_tags_only_bullets_of_the_prompt():
     rng = np.random.default_rng(0)
     pb = random_playbook("wordle", rng, most=4)
-    notes = ["Guess 2 (CRANE) ignored feedback: A is not in the word (X in guess 1).",
-             "The word was SLOTH."]
+    notes = [
+        "Guess 2 (CRANE) ignored feedback: A is not in the word (X in guess 1).",
+        "The word was SLOTH.",
+    ]
     data = json.loads(reflection_json("wordle", notes, pb, rng))
     assert {t["id"] for t in data["bullet_tags"]} <= set(pb.bullets)
     assert "SLOTH" in data["correct_approach"]
 
 
 def test_tokenizer_round_trips_and_keeps_game_letters(tok):
-    texts = ["Turn 1: [crane]\nGuess 1 of 6: CRANE\nC R A N E\nG Y X X X",
-             'é 😀 {"reasoning": "x"}\t  the   guess', ""]
+    texts = [
+        "Turn 1: [crane]\nGuess 1 of 6: CRANE\nC R A N E\nG Y X X X",
+        'é 😀 {"reasoning": "x"}\t  the   guess',
+        "",
+    ]
     for text in texts:
         assert tok.decode(tok(text, add_special_tokens=False)["input_ids"]) == text
-    pieces = tok.convert_ids_to_tokens(tok("[guess] the guess", add_special_tokens=False)
-                                       ["input_ids"])
+    pieces = tok.convert_ids_to_tokens(
+        tok("[guess] the guess", add_special_tokens=False)["input_ids"]
+    )
     assert pieces[:7] == ["[", "g", "u", "e", "s", "s", "]"]  # a bracketed guess: one per letter
     assert "\u0120guess" in pieces  # prose: one token
 
@@ -98,18 +104,20 @@ def test_encoding_matches_render_and_answer_ids(corpus, tok):
             prompt = policy.render(e.messages[:i])
             answer = answer_ids(policy, e.messages[i]["content"])
             assert ids[: len(prompt)] == prompt
-            assert ids[len(prompt): len(prompt) + len(answer)] == answer
-            assert labels[len(prompt): len(prompt) + len(answer)] == answer
+            assert ids[len(prompt) : len(prompt) + len(answer)] == answer
+            assert labels[len(prompt) : len(prompt) + len(answer)] == answer
         assert sum(x != -100 for x in labels) == sum(
-            len(answer_ids(policy, e.messages[i]["content"])) for i in e.targets)
+            len(answer_ids(policy, e.messages[i]["content"])) for i in e.targets
+        )
 
 
 def test_quick_build_runs_and_loads(tmp_path, capsys):
     main(["--out", str(tmp_path / "m"), "--quick"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] >= 1
     policy = Policy.load(str(tmp_path / "m"), device="cpu")
-    out = policy.generate([[{"role": "user", "content": "hi"}]],
-                          SamplingParams(max_new_tokens=4, seed=0))
+    out = policy.generate(
+        [[{"role": "user", "content": "hi"}]], SamplingParams(max_new_tokens=4, seed=0)
+    )
     assert len(out) == 1 and len(out[0].token_ids) >= 1
 
 
@@ -124,6 +132,8 @@ def test_resd_tiny_preset_loads_or_says_how_to_build_it():
         return
     policy = Policy.load("resd-tiny", device="cpu")
     obs, _ = envs.make("wordle").reset(seed=0)
-    outs = policy.generate([[{"role": "user", "content": obs}]] * 8,
-                           SamplingParams(temperature=1.0, max_new_tokens=24, seed=0))
+    outs = policy.generate(
+        [[{"role": "user", "content": obs}]] * 8,
+        SamplingParams(temperature=1.0, max_new_tokens=24, seed=0),
+    )
     assert sum(re.fullmatch(r"\[[a-z]{5}\]", o.text) is not None for o in outs) >= 6

@@ -29,8 +29,9 @@ def test_update_arithmetic_by_hand():
         expected = 0.75 * before[n].double() + 0.25 * params[n].detach().double()
         assert torch.allclose(teacher.weights[n].double(), expected, atol=1e-6)
         # the student moved by +1 everywhere, so the teacher moved by exactly +0.25
-        assert torch.allclose(teacher.weights[n] - before[n], torch.full_like(before[n], 0.25),
-                              atol=1e-6)
+        assert torch.allclose(
+            teacher.weights[n] - before[n], torch.full_like(before[n], 0.25), atol=1e-6
+        )
 
 
 def test_rate_zero_is_frozen_and_scores_like_the_initial_policy():
@@ -50,8 +51,13 @@ def test_teacher_scores_equal_a_policy_holding_its_weights():
     teacher = EmaTeacher(policy, rate=0.5)
     perturb(policy, 0.02)
     teacher.update()
-    twin.load_state_dict({**twin.state_dict(), **teacher.weights,
-                          "lm_head.weight": teacher.weights["model.embed_tokens.weight"]})
+    twin.load_state_dict(
+        {
+            **twin.state_dict(),
+            **teacher.weights,
+            "lm_head.weight": teacher.weights["model.embed_tokens.weight"],
+        }
+    )
     student_ids = [s.topk_ids for s in policy.score(ITEMS, top_k=4)]
     got = teacher.score(ITEMS, gather_ids=student_ids)
     want = twin.score(ITEMS, gather_ids=student_ids)
@@ -65,8 +71,10 @@ def test_teacher_scoring_keeps_the_student_graph_valid():
     teacher = EmaTeacher(policy, rate=0.1)
     student = policy.score(ITEMS, top_k=3, grad=True)
     target = teacher.score(ITEMS, gather_ids=[s.topk_ids for s in student])
-    loss = sum((s.topk_logprobs - t.topk_logprobs).pow(2).sum() for s, t in zip(student, target,
-                                                                                strict=True))
+    loss = sum(
+        (s.topk_logprobs - t.topk_logprobs).pow(2).sum()
+        for s, t in zip(student, target, strict=True)
+    )
     loss.backward()  # would raise if scoring the teacher had modified the parameters in place
     assert all(p.grad is not None for p in policy.trainable_parameters())
     with pytest.raises(ValueError, match="grad=False"):

@@ -15,7 +15,7 @@ def reference_logprobs(policy: Policy, conv, completion: list[int]) -> torch.Ten
     ids = torch.tensor([policy.render(conv) + completion])
     with torch.no_grad():
         logits = model(input_ids=ids).logits[0].double()
-    lp = torch.log_softmax(logits, dim=-1)[-len(completion) - 1:-1]
+    lp = torch.log_softmax(logits, dim=-1)[-len(completion) - 1 : -1]
     return lp
 
 
@@ -28,13 +28,13 @@ def test_render_opens_the_assistant_turn(policy):
 
 def test_score_equals_float64_forward(policy):
     comps = policy.generate(CONVS, SamplingParams(temperature=1.0, max_new_tokens=12, seed=3))
-    scores = policy.score([(c, x.token_ids) for c, x in zip(CONVS, comps, strict=True)],
-                          top_k=5)
+    scores = policy.score([(c, x.token_ids) for c, x in zip(CONVS, comps, strict=True)], top_k=5)
     for conv, comp, s in zip(CONVS, comps, scores, strict=True):
         ref = reference_logprobs(policy, conv, comp.token_ids)
         ids = torch.tensor(comp.token_ids)
-        assert torch.allclose(s.token_logprobs.double(), ref[torch.arange(len(ids)), ids],
-                              atol=2e-5)
+        assert torch.allclose(
+            s.token_logprobs.double(), ref[torch.arange(len(ids)), ids], atol=2e-5
+        )
         assert torch.allclose(s.topk_logprobs.double(), ref.topk(5, -1).values, atol=2e-5)
         assert torch.equal(s.topk_ids, ref.topk(5, -1).indices)
         tail = torch.log1p(-ref.topk(5, -1).values.exp().sum(-1))
@@ -90,12 +90,16 @@ def test_grad_flag(policy):
 def test_stop_strings_length_and_seed(policy):
     free = policy.generate(CONVS[:1], GREEDY)[0]
     assert free.finish_reason == "length" and len(free.token_ids) == GREEDY.max_new_tokens
-    ascii_at = [i for i in range(2, len(free.text) - 1) if free.text[i].isascii()
-                and free.text[i] not in "\ufffd"]
+    ascii_at = [
+        i
+        for i in range(2, len(free.text) - 1)
+        if free.text[i].isascii() and free.text[i] not in "\ufffd"
+    ]
     cut = ascii_at[0]
     stop = free.text[cut]
-    stopped = policy.generate(CONVS[:1], SamplingParams(temperature=0, max_new_tokens=24,
-                                                        stop=("\x00never", stop)))[0]
+    stopped = policy.generate(
+        CONVS[:1], SamplingParams(temperature=0, max_new_tokens=24, stop=("\x00never", stop))
+    )[0]
     assert stopped.finish_reason == "stop"
     assert stopped.text == free.text[: free.text.find(stop)]
     assert stop not in stopped.text
@@ -125,8 +129,9 @@ def test_top_p_keeps_the_nucleus():
 def test_state_dict_round_trip(policy):
     other = Policy.load("tiny-random", device="cpu", seed=1)
     item = [(CONVS[2], [70, 71, 72])]
-    assert not torch.allclose(other.score(item)[0].token_logprobs,
-                              policy.score(item)[0].token_logprobs)
+    assert not torch.allclose(
+        other.score(item)[0].token_logprobs, policy.score(item)[0].token_logprobs
+    )
     other.load_state_dict(policy.state_dict())
     assert torch.equal(other.score(item)[0].token_logprobs, policy.score(item)[0].token_logprobs)
 

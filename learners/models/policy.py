@@ -11,17 +11,27 @@
     policy.tokenizer, policy.device, policy.model
 
 ``generate`` and ``score`` share ``render``, so a completion's ids follow its prompt exactly as
-they were sampled. ``score`` runs one left-padded forward pass per batch in float32 log-softmax;
-with ``grad=True`` the returned tensors carry autograd (the student), else they are computed
-under ``torch.no_grad`` (a teacher). The model is kept in eval mode (no dropout) so the
-scores of the same weights are always the same numbers.
+they were sampled. ``score`` runs one right-padded forward pass per batch of rows, where an
+item whose tokens are a prefix of another item's rides in that item's row (the turns of one
+episode cost one pass over its last context: ``packing.nest_prefixes``), and takes a float32
+log-softmax at the scored positions only. With ``grad=True`` the returned tensors carry autograd
+(the student), else they are computed under ``torch.no_grad`` (a teacher). The model is kept in
+eval mode (no dropout) so the scores of the same weights are always the same numbers.
 """
 
 from __future__ import annotations
 
 import torch
 
-from learners.models.hf_engine import HFEngine, forward_logits, left_pad
+from learners.models.hf_engine import (
+    HFEngine,
+    cache_kwarg,
+    forward_logits,
+    output_cache,
+    positions,
+    right_pad,
+)
+from learners.models.packing import common_prefix_length, nest_prefixes
 from learners.models.presets import PresetUnavailable, load_model
 from learners.models.scoring import token_scores
 from learners.models.types import (
@@ -33,6 +43,9 @@ from learners.models.types import (
 )
 
 ENGINES = ("hf", "vllm")
+# below this many shared tokens a separate forward pass for the shared prefix costs more than
+# running it once per row
+MIN_SHARED_PREFIX = 32
 
 
 def default_device() -> torch.device:
@@ -171,49 +184,112 @@ class Policy:
         ):
             self._sync_if_stale()
             return self.engine.score(prompts, completions, top_k)
-        order = sorted(range(len(items)), key=lambda i: len(prompts[i]) + len(completions[i]))
+        rows, placements = nest_prefixes(
+            [p + c for p, c in zip(prompts, completions, strict=True)], [len(p) for p in prompts]
+        )
+        members: list[list[int]] = [[] for _ in rows]
+        for i, placement in enumerate(placements):
+            members[placement.row].append(i)
         results: list[TokenScores | None] = [None] * len(items)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            scored = self._score_batch(
-                [prompts[i] for i in chunk],
-                [completions[i] for i in chunk],
+        by_length = sorted(range(len(rows)), key=lambda r: len(rows[r]))
+        for first in range(0, len(by_length), self.batch_size):
+            chunk = by_length[first : first + self.batch_size]
+            local_row = {r: n for n, r in enumerate(chunk)}
+            chunk_items = [i for r in chunk for i in members[r]]
+            scored = self._score_rows(
+                [rows[r] for r in chunk],
+                [
+                    (local_row[placements[i].row], placements[i].start, placements[i].end)
+                    for i in chunk_items
+                ],
+                [completions[i] for i in chunk_items],
                 top_k,
-                None if gather_ids is None else [gather_ids[i] for i in chunk],
+                None if gather_ids is None else [gather_ids[i] for i in chunk_items],
                 grad,
                 weights,
             )
-            for i, s in zip(chunk, scored, strict=True):
+            for i, s in zip(chunk_items, scored, strict=True):
                 results[i] = s
         return results
 
-    def _score_batch(self, prompts, completions, top_k, gather_ids, grad, weights):
-        longest = max(len(c) for c in completions)
+    def _score_rows(self, rows, spans, completions, top_k, gather_ids, grad, weights):
+        """Score completions lying at ``spans`` = (row, start, end) of ``rows``.
+
+        The tokens all rows begin with (a group's shared task prompt, the template's header)
+        run once, and their KV cache is copied to every row; the rest runs right-padded in
+        one batch. The LM head runs only at positions some completion needs (the logit at
+        position j predicts token j + 1); one log-softmax and one top-K cover them all, and
+        are split back per completion.
+        """
         device = self.device
-        if longest == 0:
-            empty = torch.zeros((0, self.model.config.vocab_size), device=device)
-            ids = torch.zeros(0, dtype=torch.long, device=device)
-            return [
-                token_scores(empty, ids, top_k, None if gather_ids is None else g.to(device))
-                for g in (gather_ids or [None] * len(prompts))
-            ]
-        ids, mask = left_pad(
-            [p + c for p, c in zip(prompts, completions, strict=True)], self.pad_id, device
-        )
+        keep = torch.zeros((len(rows), max(len(r) for r in rows)), dtype=torch.bool)
+        for row, start, end in spans:
+            keep[row, start - 1 : end - 1] = True
+        shared = common_prefix_length(rows) if len(rows) > 1 else 0
+        if shared < MIN_SHARED_PREFIX:
+            shared = 0
+        ids, mask = right_pad([r[shared:] for r in rows], self.pad_id, device)
+        mask = torch.cat([mask.new_ones((len(rows), shared)), mask], dim=1)
+        logit_row = torch.zeros(keep.shape, dtype=torch.long)  # position -> row of `logits`
+        gather = None
+        if gather_ids is not None:
+            widths = {g.shape[1] for g in gather_ids}
+            if len(widths) > 1:
+                raise ValueError(f"gather_ids entries differ in width: {sorted(widths)}")
+            gather = torch.cat([g.to(device=device, dtype=torch.long) for g in gather_ids])
         with torch.set_grad_enabled(grad):
-            # logits at column j predict token j+1; all rows end at the last column, so the
-            # last `longest + 1` columns (minus the final one) hold every completion position
-            logits = forward_logits(
-                self.model, ids, mask, keep=longest + 1, weights=weights
-            ).logits[:, :-1]
-            logprobs = torch.log_softmax(logits.float(), dim=-1)
-            out = []
-            for row, comp in enumerate(completions):
-                lp = logprobs[row, longest - len(comp) :]
-                target = torch.tensor(comp, dtype=torch.long, device=device)
-                gids = None if gather_ids is None else gather_ids[row]
-                out.append(token_scores(lp, target, top_k, gids))
-        return out
+            logit_parts, extra = [], {}
+            if shared:
+                head_keep = keep[:, :shared].any(dim=0, keepdim=True)
+                head = forward_logits(
+                    self.model,
+                    torch.tensor([rows[0][:shared]], device=device),
+                    mask[:1, :shared],
+                    keep=head_keep.to(device),
+                    weights=weights,
+                    use_cache=True,
+                )
+                cache = output_cache(head)
+                cache.batch_repeat_interleave(len(rows))
+                extra = {cache_kwarg(self.model): cache, "use_cache": True}
+                logit_parts.append(head.logits)
+                logit_row[:, :shared] = head_keep.long().cumsum(-1) - 1
+            tail_keep = keep[:, shared:]
+            offset = sum(p.shape[0] for p in logit_parts)
+            if tail_keep.any():
+                tail = forward_logits(
+                    self.model,
+                    ids,
+                    mask,
+                    keep=tail_keep.to(device),
+                    weights=weights,
+                    position_ids=positions(mask)[:, shared:],
+                    **extra,
+                )
+                logit_parts.append(tail.logits)
+            logit_row[:, shared:] = offset + (tail_keep.flatten().cumsum(0) - 1).view(
+                tail_keep.shape
+            )
+            index = torch.cat([logit_row[row, start - 1 : end - 1] for row, start, end in spans])
+            targets = torch.tensor([t for c in completions for t in c], dtype=torch.long)
+            logits = (
+                torch.cat(logit_parts)
+                if logit_parts
+                else torch.zeros((0, self.model.config.vocab_size), device=device)
+            )
+            logprobs = torch.log_softmax(logits.float(), dim=-1)[index.to(device)]
+            scores = token_scores(logprobs, targets.to(device), top_k, gather)
+        lengths = [len(c) for c in completions]
+        fields = [
+            torch.split(t, lengths)
+            for t in (
+                scores.token_logprobs,
+                scores.topk_ids,
+                scores.topk_logprobs,
+                scores.tail_logprob,
+            )
+        ]
+        return [TokenScores(*parts) for parts in zip(*fields, strict=True)]
 
     # -- weights ---------------------------------------------------------------------------
     def named_trainable_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:

@@ -1,3 +1,4 @@
+import contextlib
 import copy
 
 import pytest
@@ -144,3 +145,84 @@ def test_bad_settings_are_clear_errors():
     with pytest.raises(ValueError, match="engine"):
         Policy.load("tiny-random", engine="onnx")
     assert SamplingParams(stop="\n").stop == ("\n",)
+
+
+@contextlib.contextmanager
+def recorded_input_shapes(policy: Policy):
+    """The input_ids shape of every forward pass of the policy's model inside the block."""
+    shapes = []
+    handle = policy.model.register_forward_pre_hook(
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)),
+        with_kwargs=True,
+    )
+    try:
+        yield shapes
+    finally:
+        handle.remove()
+
+
+def episode_items(policy: Policy) -> list:
+    """The three turns of one episode, each (context so far, completion ids ending in EOS)."""
+    conv = [{"role": "user", "content": "Guess a word."}]
+    eos = policy.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    items = []
+    for word, feedback in (("crane", "C(X) R(Y)"), ("sorry", "S(G)"), ("stork", "won")):
+        completion = policy.tokenizer(word, add_special_tokens=False)["input_ids"] + [eos]
+        items.append(([dict(m) for m in conv], completion))
+        conv += [{"role": "assistant", "content": word}, {"role": "user", "content": feedback}]
+    return items
+
+
+def test_turns_of_an_episode_are_scored_in_one_row(policy):
+    items = episode_items(policy)
+    with recorded_input_shapes(policy) as shapes:
+        together = policy.score(items, top_k=4, grad=True)
+    assert len(shapes) == 1 and shapes[0][0] == 1  # one pass over one row: the last context
+    loss = sum(s.token_logprobs.sum() + s.tail_logprob.sum() for s in together)
+    loss.backward()
+    grads_together = [p.grad.clone() for p in policy.trainable_parameters()]
+    policy.model.zero_grad(set_to_none=True)
+    alone = [policy.score([item], top_k=4, grad=True)[0] for item in items]
+    sum(s.token_logprobs.sum() + s.tail_logprob.sum() for s in alone).backward()
+    for (conv, comp), t, a in zip(items, together, alone, strict=True):
+        ref = reference_logprobs(policy, conv, comp)
+        assert torch.allclose(t.token_logprobs.double(), ref[range(len(comp)), comp], atol=2e-5)
+        assert torch.equal(t.topk_ids, a.topk_ids)
+        assert torch.allclose(t.topk_logprobs, a.topk_logprobs, atol=1e-5)
+    for g, p in zip(grads_together, policy.trainable_parameters(), strict=True):
+        # float32 noise relative to the largest gradient entry (observed ~1e-6)
+        assert (g - p.grad).abs().max() <= 1e-5 * p.grad.abs().max() + 1e-7
+    policy.model.zero_grad(set_to_none=True)
+
+
+def test_a_shared_prompt_runs_once_for_the_whole_group(policy):
+    """A group of completions after one long prompt: the prompt runs once (KV cache copied)."""
+    conv = [{"role": "user", "content": "Guess the secret five-letter word; answer in brackets."}]
+    a, b, c = policy.tokenizer("[cr", add_special_tokens=False)["input_ids"]
+    items = [
+        (conv, [a, b, c, 70, 71, 72]),
+        (conv, [a, b, c, 80]),
+        (conv, [a, b, c, 90, 91]),
+        (conv, [a, b]),  # a prefix of the others: scored inside the shared part alone
+    ]
+    with recorded_input_shapes(policy) as shapes:
+        together = policy.score(items, top_k=3, grad=True)
+    shared = len(policy.render(conv)) + 3
+    assert shapes == [(1, shared), (3, 3)]  # the prompt once, then 3 rows of their own tokens
+    sum(s.token_logprobs.sum() + s.topk_logprobs.sum() for s in together).backward()
+    grads_together = [p.grad.clone() for p in policy.trainable_parameters()]
+    policy.model.zero_grad(set_to_none=True)
+    alone = [policy.score([item], top_k=3, grad=True)[0] for item in items]
+    sum(s.token_logprobs.sum() + s.topk_logprobs.sum() for s in alone).backward()
+    for (conv_, comp), t, a_ in zip(items, together, alone, strict=True):
+        ref = reference_logprobs(policy, conv_, comp)
+        assert torch.allclose(t.token_logprobs.double(), ref[range(len(comp)), comp], atol=2e-5)
+        assert torch.allclose(t.topk_logprobs.double(), ref.topk(3, -1).values, atol=2e-5)
+        assert torch.equal(t.topk_ids, a_.topk_ids)
+    for g, p in zip(grads_together, policy.trainable_parameters(), strict=True):
+        assert (g - p.grad).abs().max() <= 1e-5 * p.grad.abs().max() + 1e-7
+    policy.model.zero_grad(set_to_none=True)
+    weights = {n: p.detach().clone() for n, p in policy.named_trainable_parameters()}
+    substituted = policy.score(items, gather_ids=[t.topk_ids for t in together], weights=weights)
+    for s, t in zip(substituted, together, strict=True):
+        assert torch.allclose(s.topk_logprobs, t.topk_logprobs.detach(), atol=1e-5)

@@ -36,7 +36,8 @@ class OptimConfig:
     warmup_steps: int = 10
     weight_decay: float = 0.0
     grad_clip: float = 1.0
-    micro_batch: int = 16  # samples per forward/backward; gradients are accumulated
+    # samples (turns) per forward/backward, episodes kept whole; gradients are accumulated
+    micro_batch: int = 16
 
     def validate(self) -> None:
         positive(self, "lr", "micro_batch")
@@ -112,9 +113,31 @@ def samples_of(groups: list[Group]) -> list[Sample]:
     ]
 
 
-def chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def micro_batches(items: list[tuple[Sample, Any]], size: int) -> Iterator[list[Any]]:
+    """Consecutive (sample, ...) tuples, up to ``size`` samples each, never splitting an episode.
+
+    Kept whole, an episode's turns are scored as one row (``Policy.score`` nests each turn in
+    the episode's last context); an episode longer than ``size`` is a micro-batch of its own.
+    """
+    batch: list[Any] = []
+    for start, end in episode_spans(items):
+        if batch and len(batch) + (end - start) > size:
+            yield batch
+            batch = []
+        batch.extend(items[start:end])
+    if batch:
+        yield batch
+
+
+def episode_spans(items: list[tuple[Sample, Any]]) -> list[tuple[int, int]]:
+    """[start, end) index ranges of consecutive items from the same episode."""
+    spans: list[tuple[int, int]] = []
+    for i, (sample, *_) in enumerate(items):
+        if spans and items[spans[-1][0]][0].episode is sample.episode:
+            spans[-1] = (spans[-1][0], i + 1)
+        else:
+            spans.append((i, i + 1))
+    return spans
 
 
 class Learner(ABC):

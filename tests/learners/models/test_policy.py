@@ -1,5 +1,6 @@
 import contextlib
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -117,6 +118,8 @@ def test_eos_ends_with_stop(policy, monkeypatch):
     monkeypatch.setattr(policy.engine, "eos_ids", {free.token_ids[3]})
     ended = policy.generate(CONVS[:1], GREEDY)[0]
     assert ended.finish_reason == "stop" and ended.token_ids == free.token_ids[:4]
+    ignoring = policy.generate(CONVS[:1], replace(GREEDY, ignore_eos=True))[0]
+    assert ignoring.finish_reason == "length" and ignoring.token_ids == free.token_ids
 
 
 def test_top_p_keeps_the_nucleus():

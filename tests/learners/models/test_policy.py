@@ -176,26 +176,34 @@ def episode_items(policy: Policy) -> list:
     return items
 
 
+def objective(scores) -> torch.Tensor:
+    return sum(s.token_logprobs.sum() + s.topk_logprobs.sum() for s in scores)
+
+
+def assert_as_if_scored_one_by_one(policy: Policy, items, together, top_k: int) -> None:
+    """Scores match a float64 forward of each item alone; gradients match one-by-one calls."""
+    objective(together).backward()
+    grads_together = [p.grad.clone() for p in policy.trainable_parameters()]
+    policy.model.zero_grad(set_to_none=True)
+    alone = [policy.score([item], top_k=top_k, grad=True)[0] for item in items]
+    objective(alone).backward()
+    for (conv, comp), t, a in zip(items, together, alone, strict=True):
+        ref = reference_logprobs(policy, conv, comp)
+        assert torch.allclose(t.token_logprobs.double(), ref[range(len(comp)), comp], atol=2e-5)
+        assert torch.allclose(t.topk_logprobs.double(), ref.topk(top_k, -1).values, atol=2e-5)
+        assert torch.equal(t.topk_ids, a.topk_ids)
+    for g, p in zip(grads_together, policy.trainable_parameters(), strict=True):
+        # float32 noise relative to the largest gradient entry (observed ~1e-6)
+        assert (g - p.grad).abs().max() <= 1e-5 * p.grad.abs().max() + 1e-7
+    policy.model.zero_grad(set_to_none=True)
+
+
 def test_turns_of_an_episode_are_scored_in_one_row(policy):
     items = episode_items(policy)
     with recorded_input_shapes(policy) as shapes:
         together = policy.score(items, top_k=4, grad=True)
     assert len(shapes) == 1 and shapes[0][0] == 1  # one pass over one row: the last context
-    loss = sum(s.token_logprobs.sum() + s.tail_logprob.sum() for s in together)
-    loss.backward()
-    grads_together = [p.grad.clone() for p in policy.trainable_parameters()]
-    policy.model.zero_grad(set_to_none=True)
-    alone = [policy.score([item], top_k=4, grad=True)[0] for item in items]
-    sum(s.token_logprobs.sum() + s.tail_logprob.sum() for s in alone).backward()
-    for (conv, comp), t, a in zip(items, together, alone, strict=True):
-        ref = reference_logprobs(policy, conv, comp)
-        assert torch.allclose(t.token_logprobs.double(), ref[range(len(comp)), comp], atol=2e-5)
-        assert torch.equal(t.topk_ids, a.topk_ids)
-        assert torch.allclose(t.topk_logprobs, a.topk_logprobs, atol=1e-5)
-    for g, p in zip(grads_together, policy.trainable_parameters(), strict=True):
-        # float32 noise relative to the largest gradient entry (observed ~1e-6)
-        assert (g - p.grad).abs().max() <= 1e-5 * p.grad.abs().max() + 1e-7
-    policy.model.zero_grad(set_to_none=True)
+    assert_as_if_scored_one_by_one(policy, items, together, top_k=4)
 
 
 def test_a_shared_prompt_runs_once_for_the_whole_group(policy):
@@ -212,19 +220,7 @@ def test_a_shared_prompt_runs_once_for_the_whole_group(policy):
         together = policy.score(items, top_k=3, grad=True)
     shared = len(policy.render(conv)) + 3
     assert shapes == [(1, shared), (3, 3)]  # the prompt once, then 3 rows of their own tokens
-    sum(s.token_logprobs.sum() + s.topk_logprobs.sum() for s in together).backward()
-    grads_together = [p.grad.clone() for p in policy.trainable_parameters()]
-    policy.model.zero_grad(set_to_none=True)
-    alone = [policy.score([item], top_k=3, grad=True)[0] for item in items]
-    sum(s.token_logprobs.sum() + s.topk_logprobs.sum() for s in alone).backward()
-    for (conv_, comp), t, a_ in zip(items, together, alone, strict=True):
-        ref = reference_logprobs(policy, conv_, comp)
-        assert torch.allclose(t.token_logprobs.double(), ref[range(len(comp)), comp], atol=2e-5)
-        assert torch.allclose(t.topk_logprobs.double(), ref.topk(3, -1).values, atol=2e-5)
-        assert torch.equal(t.topk_ids, a_.topk_ids)
-    for g, p in zip(grads_together, policy.trainable_parameters(), strict=True):
-        assert (g - p.grad).abs().max() <= 1e-5 * p.grad.abs().max() + 1e-7
-    policy.model.zero_grad(set_to_none=True)
+    assert_as_if_scored_one_by_one(policy, items, together, top_k=3)
     weights = {n: p.detach().clone() for n, p in policy.named_trainable_parameters()}
     substituted = policy.score(items, gather_ids=[t.topk_ids for t in together], weights=weights)
     for s, t in zip(substituted, together, strict=True):

@@ -30,6 +30,7 @@ from learners.models.hf_engine import (
     output_cache,
     positions,
     right_pad,
+    weight_bound,
 )
 from learners.models.packing import common_prefix_length, nest_prefixes
 from learners.models.presets import PresetUnavailable, load_model
@@ -87,6 +88,8 @@ class Policy:
         else:
             self.engine = HFEngine(self.model, tokenizer, self.eos_ids, self.pad_id, batch_size)
         self._synced_version = self._weights_version()
+        # run the prefix that all rows of a scoring batch share once (see _score_rows)
+        self.share_prefixes = weight_bound(self.model)
 
     @classmethod
     def load(
@@ -225,7 +228,7 @@ class Policy:
         keep = torch.zeros((len(rows), max(len(r) for r in rows)), dtype=torch.bool)
         for row, start, end in spans:
             keep[row, start - 1 : end - 1] = True
-        shared = common_prefix_length(rows) if len(rows) > 1 else 0
+        shared = common_prefix_length(rows) if len(rows) > 1 and self.share_prefixes else 0
         if shared < MIN_SHARED_PREFIX:
             shared = 0
         ids, _ = right_pad([r[shared:] for r in rows], self.pad_id, device)

@@ -206,8 +206,9 @@ def test_turns_of_an_episode_are_scored_in_one_row(policy):
     assert_as_if_scored_one_by_one(policy, items, together, top_k=4)
 
 
-def test_a_shared_prompt_runs_once_for_the_whole_group(policy):
+def test_a_shared_prompt_runs_once_for_the_whole_group(policy, monkeypatch):
     """A group of completions after one long prompt: the prompt runs once (KV cache copied)."""
+    assert not policy.share_prefixes  # off for a tiny model (see weight_bound)
     conv = [{"role": "user", "content": "Guess the secret five-letter word; answer in brackets."}]
     a, b, c = policy.tokenizer("[cr", add_special_tokens=False)["input_ids"]
     items = [
@@ -216,10 +217,16 @@ def test_a_shared_prompt_runs_once_for_the_whole_group(policy):
         (conv, [a, b, c, 90, 91]),
         (conv, [a, b]),  # a prefix of the others: scored inside the shared part alone
     ]
+    shared = len(policy.render(conv)) + 3
+    with recorded_input_shapes(policy) as shapes:
+        plain = policy.score(items, top_k=3)
+    assert shapes == [(3, shared + 3)]  # sharing off: 3 right-padded rows in one pass
+    monkeypatch.setattr(policy, "share_prefixes", True)
     with recorded_input_shapes(policy) as shapes:
         together = policy.score(items, top_k=3, grad=True)
-    shared = len(policy.render(conv)) + 3
     assert shapes == [(1, shared), (3, 3)]  # the prompt once, then 3 rows of their own tokens
+    for p, t in zip(plain, together, strict=True):
+        assert torch.allclose(p.topk_logprobs, t.topk_logprobs.detach(), atol=1e-5)
     assert_as_if_scored_one_by_one(policy, items, together, top_k=3)
     weights = {n: p.detach().clone() for n, p in policy.named_trainable_parameters()}
     substituted = policy.score(items, gather_ids=[t.topk_ids for t in together], weights=weights)

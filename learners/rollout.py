@@ -84,7 +84,13 @@ def play_groups(
                 episode.truncated = bool(truncated)
                 episode.hindsight = list(envs[i].hindsight())
             else:
-                conversations[i].append({"role": "assistant", "content": completion.text})
+                conversations[i].append(
+                    {
+                        "role": "assistant",
+                        "content": completion.text,
+                        "token_ids": list(completion.token_ids),  # kept verbatim by render
+                    }
+                )
                 conversations[i].append({"role": "user", "content": obs})
                 still_active.append(i)
         stats.env_seconds += time.perf_counter() - t0

@@ -128,15 +128,49 @@ class Policy:
 
     # -- prompts ---------------------------------------------------------------------------
     def render(self, conversation: Conversation) -> list[int]:
-        """Prompt token ids: the chat template with the assistant turn opened."""
+        """Prompt token ids: the chat template with the assistant turn opened.
+
+        An assistant message may carry ``token_ids``, the ids it was sampled as (the rollout
+        records them). They are kept verbatim, because re-tokenizing the text can split it
+        differently: turn t+1's prompt then starts with turn t's prompt and sampled ids, so
+        sampling and scoring see exactly the tokens that were sampled, and ``score`` can run
+        an episode's turns as one row. Where that cannot hold (the ids do not decode to the
+        content, or the template renders earlier turns differently once later ones follow),
+        the text is tokenized as usual.
+        """
         if not isinstance(conversation, list) or not all(
             isinstance(m, dict) and "role" in m and "content" in m for m in conversation
         ):
             raise ValueError("a conversation is a list of {'role': ..., 'content': ...} dicts")
-        text = self.tokenizer.apply_chat_template(
-            conversation, add_generation_prompt=True, tokenize=False
-        )
+        sampled = [
+            k for k, m in enumerate(conversation) if m["role"] == "assistant" and "token_ids" in m
+        ]
+        if sampled:
+            ids = self._render_after_sampled(conversation, sampled[-1])
+            if ids is not None:
+                return ids
+        return self._tokenize(self._template(conversation))
+
+    def _template(self, conversation: Conversation) -> str:
+        plain = [{"role": m["role"], "content": m["content"]} for m in conversation]
+        return self.tokenizer.apply_chat_template(plain, add_generation_prompt=True, tokenize=False)
+
+    def _tokenize(self, text: str) -> list[int]:
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _render_after_sampled(self, conversation: Conversation, k: int) -> list[int] | None:
+        """render(conversation[:k]) + message k's sampled ids + the tokens of what follows."""
+        ids = [int(t) for t in conversation[k]["token_ids"]]
+        body = ids[:-1] if ids and ids[-1] in self.eos_ids else ids
+        if self.tokenizer.decode(body, skip_special_tokens=True) != conversation[k]["content"]:
+            return None  # e.g. a completion cut at a stop string
+        marker = "\x00sampled-turn\x00"
+        marked = [*conversation[:k], {"role": "assistant", "content": marker}]
+        text = self._template(marked + conversation[k + 1 :])
+        before, found, after = text.partition(marker)
+        if not found or before != self._template(conversation[:k]):
+            return None
+        return self.render(conversation[:k]) + body + self._tokenize(after)
 
     # -- sampling --------------------------------------------------------------------------
     def generate(

@@ -161,3 +161,25 @@ def test_micro_batches_keep_episodes_whole():
     assert batches == [[0, 1, 2, 3], [4, 5, 6, 7, 8]]  # the 5-turn episode alone, unsplit
     assert [[n for _, n in b] for b in micro_batches(items, 2)] == [[0, 1, 2], [3], [4, 5, 6, 7, 8]]
     assert list(micro_batches([], 4)) == []
+
+
+def test_an_episodes_turns_nest_in_its_last_context(tiny_policy):
+    """The rollout keeps each completion's sampled ids, so every turn's (prompt + completion)
+    is a prefix of the episode's last context: one scored row per episode."""
+    from learners.models.packing import nest_prefixes
+
+    sampling = SamplingParams(temperature=1.0, max_new_tokens=8)
+    groups, _ = play_groups(
+        tiny_policy, lambda: envs.make("wordle", guesses=3), [0], 2, sampling, sample_seed=0
+    )
+    episodes = groups[0]
+    turns = [t for ep in episodes for t in ep.turns]
+    assert all(len(ep.turns) > 1 for ep in episodes)
+    for ep in episodes:
+        for before, after in zip(ep.turns, ep.turns[1:], strict=False):
+            assert after.messages[-2]["token_ids"] == before.completion_ids
+    prompts = [tiny_policy.render(t.messages) for t in turns]
+    rows, _ = nest_prefixes(
+        [p + t.completion_ids for p, t in zip(prompts, turns, strict=True)], list(map(len, prompts))
+    )
+    assert len(rows) == len(episodes)

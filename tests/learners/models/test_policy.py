@@ -232,3 +232,35 @@ def test_a_shared_prompt_runs_once_for_the_whole_group(policy, monkeypatch):
     substituted = policy.score(items, gather_ids=[t.topk_ids for t in together], weights=weights)
     for s, t in zip(substituted, together, strict=True):
         assert torch.allclose(s.topk_logprobs, t.topk_logprobs.detach(), atol=1e-5)
+
+
+def test_render_keeps_sampled_ids_verbatim(policy):
+    """Turn t+1's prompt starts with turn t's prompt and sampled ids, even where the text of
+    those ids tokenizes differently (tiny-random samples raw bytes, often invalid UTF-8)."""
+    conv = [{"role": "user", "content": "Guess a word."}]
+    retokenized_differently = 0
+    for turn in range(4):
+        params = SamplingParams(temperature=1.0, max_new_tokens=12, seed=turn)
+        comp = policy.generate([conv], params)[0]
+        prompt = policy.render(conv)
+        conv = [
+            *conv,
+            {"role": "assistant", "content": comp.text, "token_ids": comp.token_ids},
+            {"role": "user", "content": f"feedback {turn}"},
+        ]
+        body = [t for t in comp.token_ids if t not in policy.eos_ids]
+        assert policy.render(conv)[: len(prompt) + len(body)] == prompt + body
+        plain = [{"role": m["role"], "content": m["content"]} for m in conv]
+        retokenized_differently += policy.render(plain)[len(prompt) :][: len(body)] != body
+    assert retokenized_differently > 0  # the case this exists for did occur
+
+
+def test_render_falls_back_to_the_text_when_ids_do_not_match_it(policy):
+    ids = policy.tokenizer("cranes", add_special_tokens=False)["input_ids"]
+    conv = [
+        {"role": "user", "content": "Guess."},
+        {"role": "assistant", "content": "crane", "token_ids": ids},  # cut at a stop string
+        {"role": "user", "content": "again"},
+    ]
+    plain = [{"role": m["role"], "content": m["content"]} for m in conv]
+    assert policy.render(conv) == policy.render(plain)

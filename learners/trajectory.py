@@ -12,7 +12,9 @@ Conversation = list[dict[str, str]]
 class Turn:
     """One model completion in its own context, and what the environment said about it."""
 
-    messages: Conversation  # the conversation the completion was sampled from
+    # the conversation the completion was sampled from; its assistant messages carry the
+    # "token_ids" they were sampled as, which Policy.render keeps verbatim
+    messages: Conversation
     completion_ids: list[int]
     logprobs: list[float]  # sampling log-probs of completion_ids (rollout policy)
     text: str

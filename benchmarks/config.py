@@ -16,7 +16,6 @@ from typing import Any
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DEFAULT_PRESET = "cpu"
-EVAL_SEED_BASE = 1_000_000_000  # held-out task seeds: disjoint from every training seed
 
 # Completion lengths that fit each environment's answer format (override with --max-new-tokens).
 MAX_NEW_TOKENS = {"secret": 8, "wordle": 16, "mastermind": 16, "tape": 320, "bouncing": 400}

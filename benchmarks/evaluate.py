@@ -1,7 +1,8 @@
 """Held-out evaluation: k sampled episodes on each of a fixed set of task seeds.
 
-The seeds are ``EVAL_SEED_BASE + i``, disjoint from every training seed and the same for all
-runs, so every learner is scored on the same tasks. Sampling is seeded too: two evaluations of
+Tasks come from the environment's evaluation split (never posed in training, see
+``envs.splits``) on the fixed seeds ``eval_task_seed(i)``, the same for all runs, so every
+learner is scored on the same tasks. Sampling is seeded too: two evaluations of
 the same weights give the same numbers.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from benchmarks.config import EVAL_SEED_BASE, RunConfig
+from benchmarks.config import RunConfig
+from envs.splits import eval_task_seed, sample_seed
 from leaderboard.metrics import success_at_k
 from learners.rollout import play_groups
 
@@ -19,7 +21,7 @@ def evaluate(
     policy: Any, make_env: Any, config: RunConfig, sampling: Any, context: str = ""
 ) -> tuple[dict[str, float], int]:
     """Returns the eval record (mean@k, best@k, progress, valid rate) and tokens generated."""
-    seeds = [EVAL_SEED_BASE + i for i in range(config.eval_tasks)]
+    seeds = [eval_task_seed(i) for i in range(config.eval_tasks)]
     params = replace(sampling, temperature=config.eval_temperature)
     groups, stats = play_groups(
         policy,
@@ -27,8 +29,9 @@ def evaluate(
         seeds,
         config.eval_k,
         params,
-        sample_seed=EVAL_SEED_BASE + config.seed,
+        sample_seed=sample_seed(config.seed, 0, "eval"),
         context=context,
+        split="eval",
     )
     mean, best = success_at_k([[float(ep.success) for ep in g] for g in groups])
     episodes = [ep for g in groups for ep in g]

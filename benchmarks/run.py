@@ -34,6 +34,7 @@ import learners
 from benchmarks.config import RunConfig, RunConfigError, parse_assignments, resolve
 from benchmarks.evaluate import evaluate
 from benchmarks.rundir import RunDir, write_json_atomic
+from envs.splits import sample_seed, train_task_seed
 from learners.models import Policy, SamplingParams
 from learners.rollout import play_groups
 
@@ -252,16 +253,15 @@ class Run:
                 self.checkpoint()
             if final:
                 break
-            seeds = [
-                cfg.seed * 10**8 + self.batch * cfg.batch_tasks + i for i in range(cfg.batch_tasks)
-            ]
+            first = self.batch * cfg.batch_tasks
+            seeds = [train_task_seed(cfg.seed, first + i) for i in range(cfg.batch_tasks)]
             groups, stats = play_groups(
                 self.policy,
                 self.make_env,
                 seeds,
                 self.learner.rollouts_per_task,
                 self.sampling,
-                sample_seed=cfg.seed * 10**6 + self.step,
+                sample_seed=sample_seed(cfg.seed, self.step),
                 context=self.learner.student_context(),
                 first_group_id=self.batch * cfg.batch_tasks,
             )

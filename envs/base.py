@@ -8,7 +8,11 @@ environments interchangeable for the learners and the runner:
   (partial credit in [0, 1]), ``valid_action`` (bool) and ``task_id`` (str);
 * the task is a pure function of (environment id, knobs, seed) and all randomness comes from
   ``self.np_random``, so envs reset with the same seed pose the same task (a rollout group);
-* no action string raises: a malformed answer is feedback with ``valid_action=False``.
+* no action string raises: a malformed answer is feedback with ``valid_action=False``;
+* ``reset(seed=..., options={"split": "train" | "eval"})`` draws from a task split: a fixed
+  share (``eval_share``) of the task space, chosen by hashing each task's ``split_key``, is
+  never posed in training (see ``envs.splits``). Each environment's docstring says what its
+  evaluation split holds out.
 
 Game rules end an episode with ``terminated`` (won, or lost by the rules); spending the turn
 budget (``max_turns`` actions, invalid ones included) ends it with ``truncated``.
@@ -24,6 +28,8 @@ from typing import Any
 
 import gymnasium as gym
 from gymnasium import spaces
+
+from envs.splits import DEFAULT_EVAL_SHARE, draw_in_split, split_option
 
 INFO_KEYS = ("feedback", "success", "progress", "valid_action", "task_id")
 
@@ -119,12 +125,14 @@ class TextEnv(gym.Env[str, str], ABC):
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
     max_turns: int = 1
+    eval_share: float = DEFAULT_EVAL_SHARE  # share of the task space held out for evaluation
 
     def __init__(self, render_mode: str | None = None) -> None:
         self.observation_space = AnyText(max_length=4096)
         self.action_space = AnyText(max_length=64)
         self.render_mode = render_mode
         self._task: Any = None
+        self.split = "train"
         self._task_id = ""
         self._turn = 0
         self._done = True
@@ -152,12 +160,19 @@ class TextEnv(gym.Env[str, str], ABC):
         """The difficulty settings of this instance (part of the task id)."""
         return {}
 
+    def split_key(self, task: Any) -> str:
+        """What the evaluation split holds out; by default the whole task (override to hold
+        out less varied parts, such as a word or a rule, so evaluation needs generalisation)."""
+        return repr(task)
+
     # -- gymnasium API --------------------------------------------------------------------------
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
+        split = split_option(options)
         super().reset(seed=seed)
-        self._task = self._new_task()
+        self.split = split
+        self._task = draw_in_split(self._new_task, self.split_key, split, self.eval_share)
         env_id = self.spec.id if self.spec is not None else type(self).__name__
         key = f"{env_id}|{sorted(self.knobs().items())}|{self._task!r}"
         self._task_id = f"{env_id}:{hashlib.sha1(key.encode()).hexdigest()[:12]}"

@@ -3,6 +3,9 @@
 Each guess gets two counts: exact (right colour in the right place) and colour-only (right
 colour in the wrong place), computed as in the board game: colour-only is the number of
 common colours (with multiplicity) minus the exact matches.
+
+Evaluation split: a fixed 20% of the codes (by a hash of the code) are never secrets in
+training.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Each task is a numbered riddle whose answer is a word fixed by the task number (
 fixed key). The student cannot know the answer from the prompt; a failure's feedback reveals
 it. So a learner succeeds only by turning feedback into knowledge in its weights, which is
 exactly what self-distillation is for, in seconds with a tiny model.
+
+Evaluation split: none, on purpose (``eval_share = 0``). The toy measures whether feedback on a
+task reaches the weights, so evaluation asks the same tasks as training.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class SecretWord(TextEnv):
         check_knob("key", key, range(0, 2**31))
         self.n_tasks, self.n_words, self.key = n_tasks, n_words, key
         self.max_turns = 1
+        self.eval_share = 0.0  # evaluation asks the training tasks (see the module docstring)
         mapping = np.random.default_rng(key).integers(n_words, size=n_tasks)
         self.answers = tuple(WORDS[int(i)] for i in mapping)
 

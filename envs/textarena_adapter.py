@@ -7,6 +7,9 @@ saved and restored around every TextArena call; the game's seed comes from ``sel
 returns only the new messages as each step's observation, and fills our ``info`` keys. Games
 that cannot run here (NLTK data not downloaded, an API key, Python 3.12 syntax, several players)
 fail at ``make`` with one line saying what is missing.
+
+Evaluation split: a fixed 20% of the games' seeds (by a hash of the game id and seed) are never
+played in training. Games with few distinct boards may still repeat a board across splits.
 """
 
 from __future__ import annotations

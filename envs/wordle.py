@@ -3,6 +3,10 @@
 Marks per letter: G = right letter in the right spot, Y = in the word but elsewhere, X = not in
 the word (or not as many times as guessed). Repeated letters follow the official rule: greens
 are matched first, then yellows left to right while unmatched copies of the letter remain.
+
+Evaluation split: a fixed 20% of the answer words (by a hash of the word, the same at every
+``pool_size``) are never secrets in training, so a learner that memorises secrets gains nothing
+on evaluation. Held-out words stay allowed as guesses.
 """
 
 from __future__ import annotations
@@ -119,6 +123,9 @@ class Wordle(GuessingGame):
     @property
     def secret(self) -> str:
         return self._task
+
+    def split_key(self, task: str) -> str:
+        return task  # the secret word
 
     def _new_task(self) -> str:
         return word_list(self.length)[int(self.np_random.integers(self.pool_size))]

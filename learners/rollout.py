@@ -36,8 +36,10 @@ def play_groups(
     sample_seed: int,
     context: str = "",
     first_group_id: int = 0,
+    split: str = "train",
 ) -> tuple[list[Group], RolloutStats]:
-    """Play ``per_task`` episodes on each task seed; return groups in seed order and stats."""
+    """Play ``per_task`` episodes on each task seed of ``split`` ("train" or "eval", see
+    ``envs.splits``); return groups in seed order and stats."""
     stats = RolloutStats()
     episodes: list[Episode] = []
     envs: list[Any] = []
@@ -46,7 +48,7 @@ def play_groups(
     for g, seed in enumerate(seeds):
         for _ in range(per_task):
             env = make_env()
-            obs, info = env.reset(seed=seed)
+            obs, info = env.reset(seed=seed, options={"split": split})
             envs.append(env)
             episodes.append(Episode(info["task_id"], first_group_id + g, seed, obs))
             conversations.append([{"role": "user", "content": student_task(obs, context)}])

@@ -4,6 +4,10 @@ In the spirit of BouncingSim. The agent's Python runs only through ``envs.sandbo
 cases; the environment's own simulator (``envs.bouncing.physics``) gives the expected positions.
 Feedback: per failing test each ball's expected and predicted position and distance error,
 tracebacks trimmed to the agent's lines, a missing function, time-outs, wrong return shapes.
+
+Evaluation split: a fixed 20% of the tasks (by a hash of the whole task: box, balls, times)
+are never posed in training. The physics is the same in both splits, as it should be: the
+learner must write a simulator that generalises to new boxes and balls.
 """
 
 from __future__ import annotations

@@ -4,6 +4,10 @@ In the spirit of Manufactoria. The agent submits a program in the tape language 
 inside a fenced block; it runs on hidden test tapes and the feedback names parse errors by line,
 or the failing tapes (shortest first) with expected and actual verdicts and the end of the
 execution trace. ``progress`` is the share of tests passed; success is all of them.
+
+Evaluation split: rules, not test sets. A fixed 20% of the rules (family with its pattern,
+colour, remainder or threshold, and the alphabet) are never posed in training, so evaluation
+asks for machines the learner has not been rewarded for.
 """
 
 from __future__ import annotations
@@ -85,6 +89,9 @@ class TapeMachine(TextEnv):
             "turns": self.max_turns,
             "step_limit": self.step_limit,
         }
+
+    def split_key(self, task: TapeTask) -> str:
+        return f"{task.family}|{task.alphabet}|{task.description}"  # the rule, not its tests
 
     def _new_task(self) -> TapeTask:
         self._last_runs = []

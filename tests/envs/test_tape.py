@@ -95,7 +95,7 @@ def test_extract_program_prefers_the_fenced_block_with_states():
 
 def test_env_reference_solves_and_wrong_programs_get_feedback():
     env = envs.make("tape")
-    obs, info = env.reset(seed=5)
+    obs, info = env.reset(seed=5, options={"split": "eval"})  # "end with BRB" is held out
     assert "end with BRB" in obs and "```" in obs and info["valid_action"]
     # A machine that only looks at the last two symbols: misses the pattern.
     wrong = (
@@ -117,7 +117,7 @@ def test_env_reference_solves_and_wrong_programs_get_feedback():
 
 def test_loops_are_reported_and_compressed():
     env = envs.make("tape")
-    env.reset(seed=5)
+    env.reset(seed=5, options={"split": "eval"})
     obs, *_, info = env.step(fenced("state A\n  *: write R, goto A\n  end: goto A\n"))
     assert info["valid_action"] and info["progress"] < 1
     assert "got loop (stopped after 1000 steps (an infinite loop?))" in obs

@@ -15,9 +15,10 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
 from learners.models.tiny import build_tiny
 
@@ -73,7 +74,7 @@ def load_pretrained(name_or_path: str, **options) -> LoadedModel:
         raise PresetUnavailable(f"no model folder at {name_or_path!r}")
     kw = {"local_files_only": True} if local else {}
     try:
-        tok = AutoTokenizer.from_pretrained(name_or_path, **kw)
+        tok = _load_tokenizer(name_or_path, local, kw)
         model = AutoModelForCausalLM.from_pretrained(
             name_or_path, dtype=options.pop("dtype", torch.float32), **kw, **options
         )
@@ -84,6 +85,18 @@ def load_pretrained(name_or_path: str, **options) -> LoadedModel:
             f"not a local folder; hub load failed: {first})"
         ) from err
     return LoadedModel(model, tok, name_or_path if local else None)
+
+
+def _load_tokenizer(name_or_path: str, local: bool, kw: dict) -> Any:
+    """The folder's own ``tokenizer.json`` exactly, where it has one.
+
+    ``AutoTokenizer`` picks a class from the model type (Qwen2Tokenizer for a Qwen2 config)
+    and that class replaces the pre-tokenizer of ``tokenizer.json`` with its own, which
+    silently re-tokenizes a custom vocabulary such as the suite's word-level one.
+    """
+    if local and os.path.isfile(os.path.join(name_or_path, "tokenizer.json")):
+        return PreTrainedTokenizerFast.from_pretrained(name_or_path, **kw)
+    return AutoTokenizer.from_pretrained(name_or_path, **kw)
 
 
 def _tiny_random(

@@ -1,0 +1,386 @@
+"""Build the suite's own small model (preset ``resd-tiny``): copy ability first, then formats.
+
+    python -m smallmodel.build --out smallmodel/checkpoints/resd-tiny   # ~1 hour, 2 threads
+    python -m smallmodel.build --out /tmp/quick --quick                  # seconds, for tests
+
+Recipe (the reasons are in ``smallmodel.synthetic`` and the README's small-model section):
+
+1. Corpus in the suite's exact formats (``learners.models.corpus``): weak student play on the
+   *training* split of each game, teacher contexts (SDPO's and RESD's, built by the learners'
+   own prompt functions) followed by the answer they reveal, reflection / tagging / curation
+   JSON. A share of teacher examples is counterfactual: the revealed word is swapped for another
+   answer word everywhere in the privileged context and the target follows the swap, so the
+   model learns to read the context rather than to infer the word from the marks.
+2. A word-level tokenizer (``learners.models.wordtok``): every answer word one token in both
+   forms (``[word]`` and ``WORD``), frequent prose words one token, everything else bytes.
+3. Training in stages of growing context length; each step's batch mixes synthetic retrieval
+   sequences (``smallmodel.synthetic``; a share that falls stage by stage) with real examples.
+   Loss on every trained token (answers, JSON, synthetic targets); AdamW (0.9, 0.95), weight
+   decay 0.1, warm-up then constant, linear decay over the last stage, gradient clip 1.0.
+4. Probes printed during the build (``smallmodel.probes``): P1 copy of 40 answer words, P2 the
+   revealed answer at several context lengths and depths with its counterfactual swap, P3 the
+   same prompts without privileged context (the student). A run whose P1 stays at chance is
+   stopped in minutes, not after an hour.
+
+Saved as fp16 safetensors with the tokenizer, ``build.json`` (the config, corpus counts, the
+probe curves) and ``build.log``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import AutoModelForCausalLM, Qwen2Config
+
+import envs
+from envs.wordle import Wordle, word_list
+from learners.models.corpus import CorpusConfig, Example, build_corpus
+from learners.models.wordtok import build_word_tokenizer, frequent_words
+from learners.sft import answer_ids
+from smallmodel import probes
+from smallmodel.synthetic import IGNORE, Vocab, copy_sequence, needle_sequence, recall_sequence
+
+
+@dataclass
+class Stage:
+    """A phase of training: its length, context size, tokens per step and synthetic mix."""
+
+    steps: int
+    max_len: int
+    batch_tokens: int
+    synthetic: float  # share of sequences that are synthetic
+    mix: tuple[float, float, float] = (0.4, 0.2, 0.4)  # copy, recall, needle among synthetic
+
+
+@dataclass
+class BuildConfig:
+    corpus: CorpusConfig = field(
+        default_factory=lambda: CorpusConfig(
+            games=("wordle",),
+            tasks=3000,
+            student_skill=0.08,
+            teacher_per_task=2,
+            short_teacher=0.3,
+            reflect_share=0.35,
+        )
+    )
+    counterfactual: float = 0.3  # share of teacher examples whose revealed word is swapped
+    words: int = 400  # prose words with their own token
+    hidden_size: int = 192
+    layers: int = 4
+    heads: int = 6
+    stages: tuple[Stage, ...] = (
+        Stage(steps=1500, max_len=256, batch_tokens=6144, synthetic=0.6),
+        Stage(steps=1500, max_len=768, batch_tokens=8192, synthetic=0.35),
+        Stage(steps=600, max_len=1536, batch_tokens=8192, synthetic=0.25),
+    )
+    lr: float = 2e-3
+    warmup: int = 100
+    weight_decay: float = 0.1
+    probe_every: int = 100  # P1
+    probe_deep_every: int = 500  # P2, P3
+    seed: int = 0
+    threads: int = 2
+
+
+QUICK = dict(
+    corpus=CorpusConfig(games=("wordle",), tasks=16, reflect_share=0.5),
+    words=64,
+    hidden_size=32,
+    layers=2,
+    heads=2,
+    stages=(
+        Stage(steps=6, max_len=192, batch_tokens=1024, synthetic=0.6),
+        Stage(steps=4, max_len=512, batch_tokens=1024, synthetic=0.3),
+    ),
+    warmup=2,
+    probe_every=5,
+    probe_deep_every=10,
+)
+
+
+def answer_words(games: tuple[str, ...]) -> list[str]:
+    """The answer pools of the corpus' Wordle games (default settings): one token each."""
+    out: list[str] = []
+    for name in games:
+        game = envs.make(name).unwrapped
+        if isinstance(game, Wordle):
+            out += word_list(game.length)[: game.pool_size]
+    return list(dict.fromkeys(out))
+
+
+def encode(tok: Any, example: Example) -> tuple[list[int], list[int]]:
+    """Ids of the conversation as ``Policy.render`` builds it, and next-token labels that
+    train each target assistant answer (its tokens and the end-of-turn token)."""
+    shim = SimpleNamespace(tokenizer=tok)
+    ids: list[int] = []
+    flags: list[bool] = []
+    done = ""
+    for i in sorted(example.targets):
+        prompt = tok.apply_chat_template(
+            example.messages[:i], add_generation_prompt=True, tokenize=False
+        )
+        if not prompt.startswith(done):
+            raise ValueError("chat template is not prefix-consistent across turns")
+        seg = tok(prompt[len(done) :], add_special_tokens=False)["input_ids"]
+        ans = answer_ids(shim, example.messages[i]["content"])
+        ids += seg + ans
+        flags += [False] * len(seg) + [True] * len(ans)
+        done = prompt + example.messages[i]["content"] + tok.eos_token
+    labels = [IGNORE] * len(ids)
+    for j in range(1, len(ids)):
+        if flags[j]:
+            labels[j - 1] = ids[j]
+    return ids, labels
+
+
+def swap_revealed(example: Example, words: list[str], rng: np.random.Generator) -> Example:
+    """The counterfactual teacher example: the revealed word replaced by another answer word
+    in the privileged (first) message, and the target answer with it."""
+    target = example.messages[-1]["content"]  # "[word]"
+    word = target.strip("[]")
+    other = words[int(rng.integers(len(words)))]
+    if other == word:
+        return example
+    messages = [dict(m) for m in example.messages]
+    first = messages[0]["content"]
+    first = first.replace(word.upper(), other.upper()).replace(f"[{word}]", f"[{other}]")
+    messages[0]["content"] = first
+    messages[-1]["content"] = f"[{other}]"
+    return Example(messages, example.targets, example.kind, example.env)
+
+
+def make_model(cfg: BuildConfig, tok: Any) -> torch.nn.Module:
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=cfg.hidden_size,
+        intermediate_size=3 * cfg.hidden_size,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=cfg.heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tok.convert_tokens_to_ids("<|im_start|>"),
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    torch.manual_seed(cfg.seed)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return model
+
+
+def make_vocab(tok: Any, words: list[str], prose: list[str]) -> Vocab:
+    def ids(text: str) -> tuple[int, ...]:
+        return tuple(tok(text, add_special_tokens=False)["input_ids"])
+
+    answers = tuple(ids(f"[{w}]")[0] for w in words)
+    reveals = tuple(ids(f" {w.upper()}")[-1] for w in words)
+    opener = tok.apply_chat_template(
+        [{"role": "user", "content": "x"}], add_generation_prompt=True, tokenize=False
+    )
+    after_user = opener[opener.index("x") + 1 :]
+    return Vocab(
+        answers=answers,
+        reveals=reveals,
+        prose=tuple(ids(f" {w}")[0] for w in prose),
+        separator=ids("\n\n"),
+        reveal_prefix=ids("The word was "),
+        reveal_suffix=ids("."),
+        answer_open=ids(after_user),
+        answer_close=(tok.eos_token_id,),
+    )
+
+
+class Mixer:
+    """Draws each step's sequences: synthetic or real, cut to the stage's context size."""
+
+    def __init__(
+        self,
+        real: list[tuple[list[int], list[int]]],
+        vocab: Vocab,
+        texts: list[list[int]],
+        rng: np.random.Generator,
+    ) -> None:
+        self.real, self.vocab, self.texts, self.rng = real, vocab, texts, rng
+
+    def real_example(self, max_len: int) -> tuple[list[int], list[int]]:
+        while True:
+            ids, labels = self.real[int(self.rng.integers(len(self.real)))]
+            ids, labels = ids[:max_len], labels[:max_len]
+            if any(label != IGNORE for label in labels[:-1]):
+                labels = labels[:-1] + [IGNORE]  # the last position's target is cut away
+                return ids, labels
+
+    def synthetic(self, stage: Stage) -> tuple[list[int], list[int]]:
+        kind = int(self.rng.choice(3, p=stage.mix))
+        if kind == 0:
+            return copy_sequence(self.rng, self.vocab, self.texts, stage.max_len)
+        if kind == 1:
+            return recall_sequence(self.rng, self.vocab, stage.max_len)
+        return needle_sequence(self.rng, self.vocab, self.texts, stage.max_len)
+
+    def batch(self, stage: Stage) -> list[tuple[list[int], list[int]]]:
+        rows: list[tuple[list[int], list[int]]] = []
+        width = 0
+        while True:
+            if self.rng.random() < stage.synthetic:
+                row = self.synthetic(stage)
+            else:
+                row = self.real_example(stage.max_len)
+            width = max(width, len(row[0]))
+            if rows and width * (len(rows) + 1) > stage.batch_tokens:
+                return rows
+            rows.append(row)
+
+
+def collate(rows: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[torch.Tensor, ...]:
+    width = max(len(ids) for ids, _ in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for k, (x, y) in enumerate(rows):
+        ids[k, : len(x)] = torch.tensor(x)
+        labels[k, : len(y)] = torch.tensor(y)
+        mask[k, : len(x)] = 1
+    return ids, mask, labels
+
+
+def lr_factor(step: int, total: int, warmup: int, decay_steps: int) -> float:
+    """Linear warm-up, constant, then a linear decay to 10% over the last ``decay_steps``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    left = total - step
+    if left < decay_steps:
+        return 0.1 + 0.9 * left / decay_steps
+    return 1.0
+
+
+def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
+    """Build, train and save; returns the build record (also written to build.json)."""
+    torch.set_num_threads(cfg.threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    examples = build_corpus(cfg.corpus)
+    words = answer_words(cfg.corpus.games)
+    for i, e in enumerate(examples):
+        if e.kind == "teacher" and rng.random() < cfg.counterfactual:
+            examples[i] = swap_revealed(e, words, rng)
+    texts = [m["content"] for e in examples for m in e.messages]
+    prose = frequent_words(texts, cfg.words)
+    tok = build_word_tokenizer(prose, words)
+    real = [encode(tok, e) for e in examples]
+    kinds: dict[str, int] = {}
+    for e in examples:
+        kinds[e.kind] = kinds.get(e.kind, 0) + 1
+    # filler text for synthetic sequences, with no reveal that could compete with the needle
+    plain = ["\n".join(x for x in t.splitlines() if "word was" not in x) for t in texts[:4000]]
+    filler = [tok(t, add_special_tokens=False)["input_ids"] for t in plain]
+    vocab = make_vocab(tok, words, prose)
+    lengths = [len(ids) for ids, _ in real]
+    log(
+        f"corpus: {len(examples)} examples {kinds}, {sum(lengths)} tokens, longest "
+        f"{max(lengths)}, vocab {len(tok)}, {time.perf_counter() - t0:.0f}s"
+    )
+    model = make_model(cfg, tok)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model: {n_params / 1e6:.2f}M parameters")
+    probe_set = probes.ProbeSet.make(tok, vocab, words, filler, seed=cfg.seed + 1)
+    mixer = Mixer(real, vocab, filler, rng)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay
+    )
+    total = sum(s.steps for s in cfg.stages)
+    decay = cfg.stages[-1].steps
+    curves: list[dict[str, Any]] = []
+    step, seen_tokens, t_train = 0, 0, time.perf_counter()
+    for n_stage, stage in enumerate(cfg.stages):
+        for _ in range(stage.steps):
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, total, cfg.warmup, decay)
+            model.train()
+            ids, mask, labels = collate(mixer.batch(stage), tok.pad_token_id)
+            logits = model(input_ids=ids, attention_mask=mask).logits
+            loss = F.cross_entropy(
+                logits.view(-1, logits.size(-1)), labels.view(-1), ignore_index=IGNORE
+            )
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            seen_tokens += int(mask.sum())
+            record: dict[str, Any] = {}
+            if step % cfg.probe_every == 0 or step == total:
+                model.eval()
+                record.update(probes.copy_probe(model, probe_set))
+            if step % cfg.probe_deep_every == 0 or step == total:
+                model.eval()
+                record.update(probes.reveal_probe(model, probe_set))
+            if record:
+                record.update(
+                    step=step,
+                    stage=n_stage + 1,
+                    loss=round(float(loss.detach()), 4),
+                    tokens=seen_tokens,
+                    seconds=round(time.perf_counter() - t_train),
+                )
+                curves.append(record)
+                log(json.dumps(record))
+        save(model, tok, out)  # a usable model at the end of every stage
+    record = {
+        "config": asdict(cfg),
+        "examples": kinds,
+        "parameters": n_params,
+        "steps": step,
+        "train_tokens": seen_tokens,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "probes": curves,
+    }
+    (out / "build.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
+
+
+def save(model: torch.nn.Module, tok: Any, out: Path) -> None:
+    model.to(torch.float16).save_pretrained(out)
+    model.to(torch.float32)
+    tok.save_pretrained(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="folder to write the model into")
+    ap.add_argument("--quick", action="store_true", help="a tiny build in seconds (tests)")
+    ap.add_argument("--threads", type=int, help="torch threads (default 2)")
+    args = ap.parse_args(argv)
+    cfg = BuildConfig(**QUICK) if args.quick else BuildConfig()
+    if args.threads:
+        cfg.threads = args.threads
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "build.log", "w", encoding="utf-8") as log_file:
+
+        def log(line: str) -> None:
+            print(line, flush=True)
+            log_file.write(line + "\n")
+            log_file.flush()
+
+        record = build(cfg, out, log)
+    print(json.dumps({k: record[k] for k in ("steps", "train_tokens", "seconds")}))
+
+
+if __name__ == "__main__":
+    main()

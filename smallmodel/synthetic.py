@@ -1,0 +1,156 @@
+"""Synthetic retrieval sequences: dense copy targets that grow the in-context copy ability.
+
+Why: a self-teacher is useful only if the model uses its privileged context, and for a small
+model that means copying (a revealed answer, a successful trial, a playbook line). Copy
+circuits (induction heads) form abruptly once a model has seen enough supervised copy events
+(Olsson et al. 2022; Reddy 2023), sooner with many queries per sequence and short contexts
+first (Zoology, 2023; Bi-Induct, 2025). Real teacher examples give about one copy target per
+thousand tokens; these sequences give one every few tokens, in the model's own vocabulary.
+
+Every generator returns ``(ids, labels)`` of equal length: ``labels[i]`` is the id the model
+should predict at position ``i`` (the id at ``i + 1``), or -100 where nothing is trained. All
+randomness comes from the ``numpy.random.Generator`` passed in.
+
+Kinds:
+
+* ``copy``: ``S SEP S`` for a random span S of 8-30 tokens (answer words, their upper-case
+  reveal forms, prose words), optionally with filler between the copies; targets on the second
+  copy (an induction head predicts every one of them).
+* ``recall``: 4-16 ``key value`` pairs, then several keys, each followed by its value
+  (associative recall; keys are reveal forms ``WORD``, values the answer forms ``[word]``, so
+  it also teaches which answer token a reveal token stands for).
+* ``needle``: blocks of filler text in which one "The word was WORD." sits at a random depth,
+  closed by the chat template's assistant turn and the answer ``[word]``: the reveal-to-answer
+  step a Wordle teacher makes, several times per sequence, each time about the latest reveal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """The token ids the generators draw from (all from the real tokenizer)."""
+
+    answers: tuple[int, ...]  # "[word]" tokens, one per answer word
+    reveals: tuple[int, ...]  # "WORD" tokens, aligned with ``answers``
+    prose: tuple[int, ...]  # whole-word prose tokens
+    separator: tuple[int, ...]  # the ids of a separator line, e.g. "\n\n"
+    reveal_prefix: tuple[int, ...]  # "The word was "
+    reveal_suffix: tuple[int, ...]  # "."
+    answer_open: tuple[int, ...]  # end of the user turn + "<|im_start|>assistant\n"
+    answer_close: tuple[int, ...]  # "<|im_end|>" (the end-of-turn id)
+
+
+def _span(rng: np.random.Generator, vocab: Vocab, n: int) -> list[int]:
+    pools = (vocab.answers, vocab.reveals, vocab.prose)
+    kinds = rng.choice(3, size=n, p=(0.4, 0.2, 0.4))
+    return [int(pools[k][int(rng.integers(len(pools[k])))]) for k in kinds]
+
+
+def _filler(rng: np.random.Generator, texts: Sequence[Sequence[int]], n: int) -> list[int]:
+    """``n`` tokens of real text: consecutive slices of randomly chosen encoded texts."""
+    out: list[int] = []
+    while len(out) < n:
+        text = texts[int(rng.integers(len(texts)))]
+        if not text:
+            continue
+        start = int(rng.integers(len(text)))
+        out += list(text[start : start + n - len(out)])
+    return out
+
+
+def _trained(ids: list[int], targets: list[bool]) -> tuple[list[int], list[int]]:
+    """Labels that train the prediction of each token flagged in ``targets``."""
+    labels = [IGNORE] * len(ids)
+    for i in range(1, len(ids)):
+        if targets[i]:
+            labels[i - 1] = ids[i]
+    return ids, labels
+
+
+def copy_sequence(
+    rng: np.random.Generator,
+    vocab: Vocab,
+    texts: Sequence[Sequence[int]],
+    max_len: int,
+    filler_share: float = 0.3,
+) -> tuple[list[int], list[int]]:
+    """As many ``S [filler] SEP S`` blocks as fit in ``max_len``."""
+    ids: list[int] = []
+    targets: list[bool] = []
+    while True:
+        span = _span(rng, vocab, int(rng.integers(8, 31)))
+        gap = 0
+        if rng.random() < filler_share:
+            gap = int(rng.integers(8, max(9, max_len // 3)))
+        block = span + _filler(rng, texts, gap) + list(vocab.separator) + span
+        if len(ids) + len(block) > max_len:
+            break
+        ids += block
+        targets += [False] * (len(block) - len(span)) + [True] * len(span)
+    return _trained(ids, targets)
+
+
+def recall_sequence(
+    rng: np.random.Generator, vocab: Vocab, max_len: int
+) -> tuple[list[int], list[int]]:
+    """Blocks of 4-16 ``WORD [word]`` pairs followed by up to 6 queries, while they fit."""
+    ids: list[int] = []
+    targets: list[bool] = []
+    while True:
+        n = int(rng.integers(4, 17))
+        picks = rng.choice(len(vocab.answers), size=n, replace=False)
+        block: list[int] = []
+        flags: list[bool] = []
+        for p in picks:
+            block += [vocab.reveals[int(p)], vocab.answers[int(p)]]
+            flags += [False, False]
+        block += list(vocab.separator)
+        flags += [False] * len(vocab.separator)
+        for q in rng.choice(picks, size=min(6, n), replace=False):
+            block += [vocab.reveals[int(q)], vocab.answers[int(q)]]
+            flags += [False, True]
+        block += list(vocab.separator)
+        flags += [False] * len(vocab.separator)
+        if len(ids) + len(block) > max_len:
+            break
+        ids += block
+        targets += flags
+    return _trained(ids, targets)
+
+
+def needle_sequence(
+    rng: np.random.Generator,
+    vocab: Vocab,
+    texts: Sequence[Sequence[int]],
+    max_len: int,
+) -> tuple[list[int], list[int]]:
+    """Blocks ``filler, The word was WORD., filler, <assistant> [word] <end>`` while they fit;
+    the reveal sits at a uniformly random depth of its block."""
+    ids: list[int] = []
+    targets: list[bool] = []
+    while True:
+        budget = int(np.exp(rng.uniform(np.log(16), np.log(max(17, max_len)))))
+        k = int(rng.integers(len(vocab.answers)))
+        reveal = [*vocab.reveal_prefix, vocab.reveals[k], *vocab.reveal_suffix]
+        answer = [vocab.answers[k], *vocab.answer_close]
+        fill = max(0, budget - len(reveal) - len(answer) - len(vocab.answer_open))
+        before = int(rng.integers(fill + 1))
+        block = (
+            _filler(rng, texts, before)
+            + reveal
+            + _filler(rng, texts, fill - before)
+            + list(vocab.answer_open)
+        )
+        if len(ids) + len(block) + len(answer) > max_len:
+            break
+        ids += block + answer
+        targets += [False] * len(block) + [True] * len(answer)
+    return _trained(ids, targets)

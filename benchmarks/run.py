@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 import envs
 import learners
+import smallmodel  # noqa: F401  (registers the presets it builds, such as tiny-copy)
 from benchmarks.config import RunConfig, RunConfigError, parse_assignments, resolve
 from benchmarks.evaluate import evaluate
 from benchmarks.rundir import RunDir, write_json_atomic

@@ -1,4 +1,8 @@
-"""The suite's own small model: corpus, tokenizer, build, probes and measurement.
+"""The suite's own small models: corpus, tokenizer, build, probes and measurement.
 
-It sits above ``learners`` (it builds a model the learners load); nothing below imports it.
+This package sits above ``learners`` (it builds models the learners load) and nothing below
+imports it. Importing it registers the presets it builds on first use (``tiny-copy``); the
+committed ``resd-tiny`` checkpoint is runtime data and loads without it.
 """
+
+from smallmodel import toy as _toy  # noqa: F401  (registers the tiny-copy preset)

@@ -5,13 +5,13 @@
 
 Recipe (the reasons are in ``smallmodel.synthetic`` and the README's small-model section):
 
-1. Corpus in the suite's exact formats (``learners.models.corpus``): weak student play on the
+1. Corpus in the suite's exact formats (``smallmodel.corpus``): weak student play on the
    *training* split of each game, teacher contexts (SDPO's and RESD's, built by the learners'
    own prompt functions) followed by the answer they reveal, reflection / tagging / curation
    JSON. A share of teacher examples is counterfactual: the revealed word is swapped for another
    answer word everywhere in the privileged context and the target follows the swap, so the
    model learns to read the context rather than to infer the word from the marks.
-2. A word-level tokenizer (``learners.models.wordtok``): every answer word one token in both
+2. A word-level tokenizer (``smallmodel.wordtok``): every answer word one token in both
    forms (``[word]`` and ``WORD``), frequent prose words one token, everything else bytes.
 3. Training in stages of growing context length; each step's batch mixes synthetic retrieval
    sequences (``smallmodel.synthetic``; a share that falls stage by stage) with real examples.
@@ -44,11 +44,11 @@ from transformers import AutoModelForCausalLM, Qwen2Config
 
 import envs
 from envs.wordle import Wordle, word_list
-from learners.models.corpus import CorpusConfig, Example, build_corpus
-from learners.models.wordtok import build_word_tokenizer, frequent_words
 from learners.sft import answer_ids
 from smallmodel import probes
+from smallmodel.corpus import CorpusConfig, Example, build_corpus
 from smallmodel.synthetic import IGNORE, Vocab, copy_sequence, needle_sequence, recall_sequence
+from smallmodel.wordtok import build_word_tokenizer, frequent_words
 
 
 @dataclass

@@ -182,11 +182,11 @@ RESD_TINY_DIR = Path(__file__).parent / "checkpoints" / "resd-tiny"
 
 
 def _resd_tiny() -> LoadedModel:
-    """The suite's own small model, committed beside its build script (build_default.py)."""
+    """The suite's own small model: a committed checkpoint, built by ``smallmodel.build``."""
     if not (RESD_TINY_DIR / "config.json").exists():
         raise PresetUnavailable(
             f"resd-tiny: no checkpoint in {RESD_TINY_DIR}; rebuild it with "
-            f"python -m learners.models.build_default --out {RESD_TINY_DIR}"
+            f"python -m smallmodel.build --out {RESD_TINY_DIR}"
         )
     return load_pretrained(str(RESD_TINY_DIR))
 
@@ -194,12 +194,3 @@ def _resd_tiny() -> LoadedModel:
 register_preset("tiny-random", _tiny_random)
 register_preset("smollm2-135m", _smollm2_135m)
 register_preset("resd-tiny", _resd_tiny)
-
-
-def _tiny_copy(**options) -> LoadedModel:
-    from learners.models.toy import load
-
-    return load(**options)
-
-
-register_preset("tiny-copy", _tiny_copy)

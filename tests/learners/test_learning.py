@@ -1,6 +1,6 @@
 """Honest learning tests: each learner raises success on the secret-word env.
 
-The model is ``tiny-copy`` (learners/models/toy.py): the tiny random model warm-started to
+The model is ``tiny-copy`` (smallmodel/toy.py): the tiny random model warm-started to
 copy a word that its context reveals, the in-context ability self-distillation assumes, while
 its student answers stay uniform over the candidate words (success 1/4). No task's answer is
 ever shown to the student: the learners must move it from feedback (SD, RESD) or rewards
@@ -15,6 +15,7 @@ import envs
 import learners
 from learners.models import Policy, SamplingParams
 from learners.rollout import play_groups
+from smallmodel import toy as _toy  # noqa: F401  (registers tiny-copy)
 
 pytestmark = pytest.mark.slow
 

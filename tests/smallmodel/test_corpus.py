@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from learners.models import Policy, SamplingParams, list_presets
-from learners.models.build_default import encode, main
-from learners.models.corpus import CorpusConfig, build_corpus, random_playbook, reflection_json
-from learners.models.wordtok import build_word_tokenizer, frequent_words
 from learners.sft import answer_ids
 from reflection import parse_operations, parse_reflection
+from smallmodel.build import BuildConfig, encode, main, make_model
+from smallmodel.corpus import CorpusConfig, build_corpus, random_playbook, reflection_json
+from smallmodel.wordtok import build_word_tokenizer, frequent_words
 
 CFG = CorpusConfig(games=("wordle", "mastermind"), tasks=6, reflect_share=1.0)
 
@@ -95,8 +95,6 @@ def test_game_words_are_one_token_in_both_printed_forms():
 
 
 def test_encoding_matches_render_and_answer_ids(corpus, tok):
-    from learners.models.build_default import BuildConfig, make_model
-
     policy = Policy(make_model(BuildConfig(hidden_size=16, layers=1, heads=2), tok), tok)
     for e in corpus[:20]:
         ids, labels = encode(tok, e)
@@ -105,16 +103,21 @@ def test_encoding_matches_render_and_answer_ids(corpus, tok):
             answer = answer_ids(policy, e.messages[i]["content"])
             assert ids[: len(prompt)] == prompt
             assert ids[len(prompt) : len(prompt) + len(answer)] == answer
-            assert labels[len(prompt) : len(prompt) + len(answer)] == answer
+            # next-token labels: the position before each answer token predicts it
+            assert labels[len(prompt) - 1 : len(prompt) + len(answer) - 1] == answer
         assert sum(x != -100 for x in labels) == sum(
             len(answer_ids(policy, e.messages[i]["content"])) for i in e.targets
         )
 
 
-def test_quick_build_runs_and_loads(tmp_path, capsys):
+def test_quick_build_runs_and_loads_with_its_own_tokenizer(tmp_path, capsys):
     main(["--out", str(tmp_path / "m"), "--quick"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["steps"] >= 1
+    record = json.loads((tmp_path / "m" / "build.json").read_text())
+    assert record["probes"] and "p1_copy" in record["probes"][0]
     policy = Policy.load(str(tmp_path / "m"), device="cpu")
+    # the word-level tokenizer survives saving: an answer word is one token after loading
+    assert policy.tokenizer.tokenize("[about] ABOUT") == ["[about]", "\u0120", "ABOUT"]
     out = policy.generate(
         [[{"role": "user", "content": "hi"}]], SamplingParams(max_new_tokens=4, seed=0)
     )
@@ -127,7 +130,7 @@ def test_resd_tiny_preset_loads_or_says_how_to_build_it():
 
     assert "resd-tiny" in list_presets()
     if not (RESD_TINY_DIR / "config.json").exists():
-        with pytest.raises(PresetUnavailable, match="build_default"):
+        with pytest.raises(PresetUnavailable, match="smallmodel.build"):
             Policy.load("resd-tiny", device="cpu")
         return
     policy = Policy.load("resd-tiny", device="cpu")

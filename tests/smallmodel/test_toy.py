@@ -6,7 +6,7 @@ import random
 from collections import Counter
 
 import envs
-from learners.models import toy
+from smallmodel import toy
 
 
 def test_student_format_answers_are_independent_of_the_secret():

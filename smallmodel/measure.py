@@ -1,6 +1,6 @@
 """Measure whether a model has the abilities the suite's learners assume, on held-out seeds.
 
-    python -m learners.models.measure_default [--model resd-tiny] [--env wordle] [--tasks 100]
+    python -m smallmodel.measure [--model resd-tiny] [--env wordle] [--tasks 100]
 
 Prints, for the environment's default settings (seeds below the build corpus' first seed):
 

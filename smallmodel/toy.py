@@ -14,7 +14,13 @@ import random
 
 import torch
 
-from learners.models.presets import LoadedModel, cache_root, load_pretrained, save_to_cache
+from learners.models.presets import (
+    LoadedModel,
+    cache_root,
+    load_pretrained,
+    register_preset,
+    save_to_cache,
+)
 from learners.models.tiny import build_tiny
 
 PRESET = "tiny-copy"
@@ -74,3 +80,6 @@ def load(steps: int = 120, seed: int = 0) -> LoadedModel:
         built = build(steps=steps, seed=seed)
         save_to_cache(built.model, built.tokenizer, target)
     return load_pretrained(str(target))
+
+
+register_preset(PRESET, load)

@@ -1,0 +1,91 @@
+"""Synthetic retrieval sequences: every trained label is the token a perfect copier predicts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smallmodel.synthetic import (
+    IGNORE,
+    Vocab,
+    copy_sequence,
+    needle_sequence,
+    recall_sequence,
+)
+
+ANSWERS = tuple(range(100, 130))
+REVEALS = tuple(range(200, 230))
+VOCAB = Vocab(
+    answers=ANSWERS,
+    reveals=REVEALS,
+    prose=tuple(range(300, 340)),
+    separator=(10, 10),
+    reveal_prefix=(1, 2, 3),
+    reveal_suffix=(4,),
+    answer_open=(5, 6),
+    answer_close=(7,),
+)
+TEXTS = [list(range(400, 460)), list(range(460, 480))]
+
+
+def check_alignment(ids: list[int], labels: list[int], max_len: int) -> list[int]:
+    """Labels are next-token targets; returns the positions that are trained."""
+    assert len(ids) == len(labels) <= max_len
+    trained = [i for i, label in enumerate(labels) if label != IGNORE]
+    assert trained
+    for i in trained:
+        assert labels[i] == ids[i + 1]
+    return trained
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_copy_targets_repeat_the_span_before_the_separator(seed):
+    ids, labels = copy_sequence(np.random.default_rng(seed), VOCAB, TEXTS, 300)
+    trained = check_alignment(ids, labels, 300)
+    # each trained token equals the token at the same offset in the first copy: find the
+    # separator before the block's second copy and the span length from the targets
+    runs: list[list[int]] = [[trained[0]]]
+    for i in trained[1:]:
+        (runs[-1].append(i) if i == runs[-1][-1] + 1 else runs.append([i]))
+    start = 0
+    for run in runs:
+        second = [ids[i + 1] for i in run]
+        n = len(second)
+        sep_at = run[0] + 1 - len(VOCAB.separator)
+        assert ids[sep_at : run[0] + 1] == list(VOCAB.separator)
+        assert ids[start : start + n] == second  # the block opens with the first copy
+        start = run[-1] + 2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_recall_answers_are_the_values_of_their_keys(seed):
+    ids, labels = recall_sequence(np.random.default_rng(seed), VOCAB, 300)
+    trained = check_alignment(ids, labels, 300)
+    for i in trained:
+        key, value = ids[i], ids[i + 1]
+        assert value == ANSWERS[REVEALS.index(key)]
+        # the pair was stated earlier in the same sequence
+        assert any(ids[j] == key and ids[j + 1] == value for j in range(i))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_needle_answer_is_the_latest_reveal(seed):
+    ids, labels = needle_sequence(np.random.default_rng(seed), VOCAB, TEXTS, 400)
+    trained = check_alignment(ids, labels, 400)
+    answers = [i for i in trained if ids[i + 1] in ANSWERS]
+    assert answers
+    for i in answers:
+        assert ids[i - 1 : i + 1] == list(VOCAB.answer_open)
+        prefix = list(VOCAB.reveal_prefix)
+        last = max(j for j in range(i) if ids[j : j + len(prefix)] == prefix)
+        assert ids[i + 1] == ANSWERS[REVEALS.index(ids[last + len(prefix)])]
+        assert ids[i + 2] == VOCAB.answer_close[0] and labels[i + 1] == ids[i + 2]
+
+
+def test_sequences_are_deterministic_in_the_generator():
+    for make in (
+        lambda r: copy_sequence(r, VOCAB, TEXTS, 256),
+        lambda r: recall_sequence(r, VOCAB, 256),
+        lambda r: needle_sequence(r, VOCAB, TEXTS, 256),
+    ):
+        assert make(np.random.default_rng(3)) == make(np.random.default_rng(3))

@@ -18,7 +18,14 @@ PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DEFAULT_PRESET = "cpu"
 
 # Completion lengths that fit each environment's answer format (override with --max-new-tokens).
-MAX_NEW_TOKENS = {"secret": 8, "wordle": 16, "mastermind": 16, "tape": 320, "bouncing": 400}
+MAX_NEW_TOKENS = {
+    "secret": 8,
+    "wordle": 16,
+    "mastermind": 16,
+    "tape": 320,
+    "bouncing": 400,
+    "xbrl": 160,  # three [k: Label] entries at the default preset: 132 bytes at most
+}
 
 
 class RunConfigError(ValueError):

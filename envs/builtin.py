@@ -48,6 +48,31 @@ register(
     gym_id=f"{GYM_NAMESPACE}/BouncingBalls-v0",
 )
 register(
+    "xbrl",
+    "envs.xbrl:XbrlTagging",
+    presets={
+        "default": {},
+        "easy": {
+            "labels": 8,
+            "numbers": 2,
+            "confusers": 0.0,
+            "distractors": 0,
+            "zipf": 0.5,
+            "max_turns": 2,
+        },
+        "hard": {
+            "labels": 100,
+            "numbers": 4,
+            "confusers": 0.6,
+            "distractors": 2,
+            "zipf": 1.2,
+            "show_labels": False,
+        },
+    },
+    description="Tag each marked number of a filing sentence with its XBRL label (FiNER-like).",
+    gym_id=f"{GYM_NAMESPACE}/XbrlTagging-v0",
+)
+register(
     "secret",
     "envs.secret:SecretWord",
     presets={"default": {}, "large": {"n_tasks": 32, "n_words": 8}},

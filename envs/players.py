@@ -9,6 +9,11 @@ unfinished game, using only the game's public state (its past guesses and the ma
 
 The expert picks uniformly among the consistent candidates (no look-ahead): good enough to
 win nearly always, and it keeps the data varied.
+
+XBRL tagging decides per marked number instead of per turn: each number gets the label its
+cue means under the label set's rules (what an expert knows) with probability ``skill``, else
+a uniformly random label, so per-number accuracy is ``skill + (1 - skill) / labels``. The
+player does not read feedback: its knowledge is its skill.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import numpy as np
 
 from envs.mastermind import Mastermind, pegs
 from envs.wordle import Wordle, consistent, marks, word_list
+from envs.xbrl import XbrlTagging, render_answer
 
 
 def _wordle(env: Wordle, expert: bool, rng: np.random.Generator) -> str:
@@ -55,9 +61,32 @@ def _mastermind(env: Mastermind, expert: bool, rng: np.random.Generator) -> str:
             return f"[{env._show(code)}]"
 
 
-PLAYERS: dict[type, Callable[[Any, bool, np.random.Generator], str]] = {
-    Wordle: _wordle,
-    Mastermind: _mastermind,
+def _xbrl(env: XbrlTagging, skill: float, rng: np.random.Generator) -> str:
+    names = env.label_set.names
+    labels = [
+        env.label_set.label_of(cue)
+        if rng.random() < skill
+        else names[int(rng.integers(len(names)))]
+        for cue in env.cues
+    ]
+    return render_answer(labels)
+
+
+def _per_turn(
+    player: Callable[[Any, bool, np.random.Generator], str],
+) -> Callable[[Any, float, np.random.Generator], str]:
+    """A player that is the expert for a whole turn with probability ``skill``."""
+
+    def play(env: Any, skill: float, rng: np.random.Generator) -> str:
+        return player(env, bool(rng.random() < skill), rng)
+
+    return play
+
+
+PLAYERS: dict[type, Callable[[Any, float, np.random.Generator], str]] = {
+    Wordle: _per_turn(_wordle),
+    Mastermind: _per_turn(_mastermind),
+    XbrlTagging: _xbrl,
 }
 
 
@@ -77,5 +106,4 @@ def scripted_action(env: Any, skill: float, rng: np.random.Generator) -> str:
             f"no scripted player for {type(game).__name__}; have "
             + ", ".join(t.__name__ for t in PLAYERS)
         )
-    expert = bool(rng.random() < skill)
-    return player(game, expert, rng)
+    return player(game, skill, rng)

@@ -4,6 +4,8 @@ Weak models wrap JSON in code fences or prose, leave trailing commas, use single
 Python literals (True/None), forget to quote keys, or stop mid-object when the token budget
 runs out. ``extract_json`` recovers as much as the text allows and never raises: it returns
 the first JSON object (or array, if asked) it can read, and a status saying how it got it.
+Degenerate output (a thousand opening brackets) is bounded too: nesting deeper than
+``MAX_DEPTH`` reads as unparseable instead of recursing, and every step is linear in the text.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from typing import Any
 # Outputs longer than this are cut before parsing: the parse stays linear and bounded, and a
 # runaway generation is read as a truncated one.
 MAX_CHARS = 64_000
+# Nesting deeper than this is not a reflection or an operation list but a degenerate output; it
+# is refused before it can reach a recursive reader (json's own decoder, the field readers).
+MAX_DEPTH = 64
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 _FENCE = re.compile(
     r"```[ \t]*(?:json|JSON|js|javascript|python)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL
 )
@@ -43,14 +49,28 @@ class Extracted:
 
 def strip_thinking(text: str) -> str:
     """Remove ``<think>...</think>`` blocks; an unclosed ``<think>`` drops the rest of the text,
-    and a lone ``</think>`` (template put the opening tag in the prompt) drops what precedes it."""
-    text = _THINK_BLOCK.sub("", text)
-    low = text.lower()
-    if "</think>" in low:
-        text = text[low.rindex("</think>") + len("</think>") :]
-        low = text.lower()
-    if "<think>" in low:
-        text = text[: low.index("<think>")]
+    and a lone ``</think>`` (template put the opening tag in the prompt) drops what precedes it.
+
+    One left-to-right scan with literal searches, so the cost stays linear even for an output
+    that repeats ``<think>`` thousands of times."""
+    kept: list[str] = []
+    pos = 0
+    while (opened := _THINK_OPEN.search(text, pos)) is not None:
+        closed = _THINK_CLOSE.search(text, opened.end())
+        if closed is None:
+            break
+        kept.append(text[pos : opened.start()])
+        pos = closed.end()
+    kept.append(text[pos:])
+    text = "".join(kept)
+    last_close = None
+    for last_close in _THINK_CLOSE.finditer(text):  # noqa: B007 (the last match is wanted)
+        pass
+    if last_close is not None:
+        text = text[last_close.end() :]
+    opened = _THINK_OPEN.search(text)
+    if opened is not None:
+        text = text[: opened.start()]
     return text.strip()
 
 
@@ -81,18 +101,32 @@ def _parse_from(text: str, start: int, want: type) -> Extracted | None:
     decoder = json.JSONDecoder()
     try:
         value, _ = decoder.raw_decode(text, start)
-        if isinstance(value, want):
+        if isinstance(value, want) and not nested_deeper_than(value, MAX_DEPTH):
             return Extracted(value, "ok")
-    except ValueError:
+    except (ValueError, RecursionError):  # json's decoder recurses once per nesting level
         pass
     fixed, closed = repair(text[start:])
     try:
         value, _ = decoder.raw_decode(fixed)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    if not isinstance(value, want):
+    if not isinstance(value, want) or nested_deeper_than(value, MAX_DEPTH):
         return None
     return Extracted(value, "truncated" if closed else "repaired")
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts in ``value`` nest more than ``limit`` levels (no recursion)."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if not isinstance(item, dict | list):
+            continue
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def repair(text: str) -> tuple[str, bool]:
@@ -102,7 +136,8 @@ def repair(text: str) -> tuple[str, bool]:
     double-quoted, bare keys and bare words get quotes, Python literals become JSON ones,
     trailing commas go, raw newlines inside strings are escaped, and at the end (or where the
     top-level value closes) open strings and containers are closed, with a dangling key or
-    colon completed by ``null``. Returns the text and whether anything had to be closed.
+    colon completed by ``null``. Returns the text and whether anything had to be closed; a
+    structure nested deeper than ``MAX_DEPTH`` returns ``("", False)`` (nothing readable).
     """
     out: list[str] = []
     stack: list[str] = []  # open containers, '{' or '['
@@ -139,6 +174,8 @@ def repair(text: str) -> tuple[str, bool]:
             in_str = ch
             out.append('"')
         elif ch in "{[":
+            if len(stack) == MAX_DEPTH:
+                return "", False
             stack.append(ch)
             state.append("key" if ch == "{" else "value")
             out.append(ch)

@@ -112,13 +112,17 @@ def parse_tags(raw: Any) -> tuple[dict[str, str], int]:
 
 
 def _as_text(value: Any) -> str:
+    """A field's value as one line: lists and dicts joined (each part read once, so the cost
+    stays linear in the value), whitespace collapsed, cut at ``MAX_FIELD_CHARS``."""
     if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, list):
-        return "; ".join(_as_text(v) for v in value if _as_text(v))
-    if isinstance(value, dict):
-        return "; ".join(f"{k}: {_as_text(v)}" for k, v in value.items() if _as_text(v))
-    return " ".join(str(value).split())[:MAX_FIELD_CHARS] if str(value).strip() else ""
+        text = "; ".join(part for part in map(_as_text, value) if part)
+    elif isinstance(value, dict):
+        text = "; ".join(f"{k}: {part}" for k, v in value.items() if (part := _as_text(v)))
+    else:
+        text = " ".join(str(value).split())
+    return text[:MAX_FIELD_CHARS]
 
 
 def parse_reflection(text: Any) -> Reflection:

@@ -35,6 +35,7 @@ import smallmodel  # noqa: F401  (registers the presets it builds, such as tiny-
 from benchmarks.config import RunConfig, RunConfigError, parse_assignments, resolve
 from benchmarks.evaluate import evaluate
 from benchmarks.rundir import RunDir, write_json_atomic
+from envs.sandbox import isolation_level
 from envs.splits import sample_seed, train_task_seed
 from learners.models import Policy, SamplingParams
 from learners.rollout import play_groups
@@ -401,6 +402,7 @@ def start(config: RunConfig, out: Path | None) -> tuple[Run, dict[str, Any] | No
             **config.to_json(),
             "learner_config": dataclasses.asdict(run.learner_config),
             "env_knobs": config.env_knobs,
+            "sandbox_isolation": isolation_level().value,  # how model-written code is contained
             **provenance(),
         },
     )

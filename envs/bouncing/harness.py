@@ -1,8 +1,13 @@
 """Runs inside the sandbox: load solution.py, call predict on each case of cases.json.
 
-Writes one JSON object per line to the real stdout (``{"start": i}`` before case i, then its
-result) so the host knows which case was running when a time-out hit. Print calls of the user
-code go to stderr. Tracebacks keep only the frames of solution.py. Standard library only.
+Writes one record per line to the real stdout, each prefixed with the run's nonce (the first
+line of stdin, read before any model code runs): ``{"start": i}`` before case i, so the host
+knows which case was running when a time-out hit, then its result. Print calls of the user code
+go to stderr. Tracebacks keep only the frames of solution.py. Standard library only.
+
+The nonce only keeps stray writes to the real stdout from passing for records; model code in
+this process could dig it out. The host does not rely on it: it validates every record as
+hostile data, and a record can only claim what predict could have returned anyway.
 """
 
 import json
@@ -10,13 +15,15 @@ import math
 import sys
 import traceback
 
+NONCE = sys.stdin.readline().strip()
+sys.stdin.close()
 _out = sys.stdout
 sys.stdout = sys.stderr
 SOLUTION = "solution.py"
 
 
 def emit(obj):
-    _out.write(json.dumps(obj) + "\n")
+    _out.write(NONCE + " " + json.dumps(obj, allow_nan=False) + "\n")
     _out.flush()
 
 
@@ -31,21 +38,40 @@ def trim(exc):
         return type(exc).__name__
 
 
-def shape_error(out, n):
-    """Why ``out`` is not a list of n (x, y) pairs of finite numbers, or ""."""
+def read_points(out, n):
+    """(points, "") when ``out`` is n (x, y) pairs of finite numbers, else (None, why).
+
+    Each value is converted once and the converted value is checked, so an object whose
+    ``__float__`` answers differently the second time cannot slip a NaN through.
+    """
     shown = repr(out)
     shown = shown if len(shown) <= 80 else shown[:80] + "..."
     if not isinstance(out, list | tuple):
-        return f"predict returned {type(out).__name__} {shown}; expected a list of {n} (x, y)"
-    if len(out) != n:
-        return f"predict returned {len(out)} items for {n} balls: {shown}"
-    for i, p in enumerate(out):
-        if not isinstance(p, list | tuple) or len(p) != 2:
-            return f"item {i} is {shown if len(shown) < 40 else repr(p)[:40]}; expected (x, y)"
-        for v in p:
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                return f"item {i} = {repr(p)[:60]} holds {v!r}, not a finite number"
-    return ""
+        return None, f"predict returned {type(out).__name__} {shown}; expected a list of {n} (x, y)"
+    items = list(out)
+    if len(items) != n:
+        return None, f"predict returned {len(items)} items for {n} balls: {shown}"
+    points = []
+    for i, p in enumerate(items):
+        pair = list(p) if isinstance(p, list | tuple) else None
+        if pair is None or len(pair) != 2:
+            return (
+                None,
+                f"item {i} is {shown if len(shown) < 40 else repr(p)[:40]}; expected (x, y)",
+            )
+        values = []
+        for v in pair:
+            number = None
+            if not isinstance(v, bool) and isinstance(v, int | float):
+                try:
+                    number = float(v)
+                except (OverflowError, ValueError, TypeError):
+                    number = None
+            if number is None or not math.isfinite(number):
+                return None, f"item {i} = {repr(p)[:60]} holds {v!r}, not a finite number"
+            values.append(number)
+        points.append(values)
+    return points, ""
 
 
 def main():
@@ -71,11 +97,14 @@ def main():
         except BaseException as exc:
             emit({"case": i, "error": trim(exc)})
             continue
-        problem = shape_error(out, len(balls))
+        try:
+            points, problem = read_points(out, len(balls))
+        except BaseException as exc:  # the result's own methods (repr, iter, float) raised
+            points, problem = None, f"the value predict returned cannot be read: {trim(exc)}"
         if problem:
             emit({"case": i, "error": problem})
         else:
-            emit({"case": i, "points": [[float(x), float(y)] for x, y in out]})
+            emit({"case": i, "points": points})
 
 
 main()

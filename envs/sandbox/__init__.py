@@ -1,40 +1,47 @@
-"""Run model-written Python in a separate, resource-limited process.
+"""Run model-written Python in isolation, and say how strong that isolation was.
 
-Every environment that executes code an agent wrote goes through ``run_python``. The program
-runs as ``python -I -S -B`` (no site-packages, no ``PYTHON*`` variables, no user site) in a new
-session, inside an empty temporary directory that is deleted afterwards, with a minimal
-environment (the host's variables are not passed on) and stdin from ``/dev/null``.
+Every environment that executes code an agent wrote goes through ``run_python``. Each result
+carries its ``Isolation`` level; ``isolation_level()`` says which level this machine gives.
 
-Threat model. What is contained, and how:
+Isolation levels, strongest first:
 
-* CPU: ``RLIMIT_CPU`` (the kernel sends SIGXCPU/SIGKILL) and a wall-clock time-out after which
-  the host kills the whole process group (``start_new_session``), so sleeping or blocked code
-  and any stray children die too.
-* Memory: ``RLIMIT_AS``; a huge allocation raises ``MemoryError`` inside the child.
-* Disk: ``RLIMIT_FSIZE`` caps any one file; writes are only allowed under the work directory.
-* Output: the host reads stdout/stderr with a byte cap and kills the child when it is exceeded,
-  so printing 100 MB never reaches host memory.
-* Processes, network, files, host: before user code runs, a bootstrap sets the limits, tries to
-  move the process into a fresh network namespace (``unshare(CLONE_NEWNET)``, which needs root or
-  unprivileged user namespaces; ``SandboxResult.net_isolated`` says whether it worked), and
-  installs a ``sys.addaudithook`` hook that refuses: socket creation and name lookups,
-  ``os.system``, ``subprocess``, ``fork``/``exec``/``spawn``, ``ctypes``, signals to other
-  processes, raising resource limits, symlinks, ``chdir``, opening files for writing outside the
-  work directory, and reading outside the work directory and the standard library. A refused
-  operation raises ``PermissionError`` in the user code, which the caller reports as feedback.
-  ``RLIMIT_NPROC`` and ``RLIMIT_NOFILE`` are set as a second line (the kernel ignores NPROC for
-  root).
+* ``bwrap+seccomp`` / ``bwrap`` (real isolation; needs bubblewrap: ``apt-get install
+  bubblewrap``). The program runs under ``bwrap`` (``envs.sandbox.bwrap``) as uid 65534 with no
+  capabilities, in its own user, PID, mount, network, IPC and UTS namespaces; it sees a read-only
+  root holding only ``/usr`` and the Python installation (no home directories, no ``/etc``, no
+  ``/tmp``, no ``/proc``), and writes only to a private tmpfs work directory whose total size is
+  capped (``Limits.disk_mb``). It cannot see, let alone signal, any host process, has no network,
+  cannot read host files or the host's environment, and leaves nothing behind: the tmpfs goes
+  with it. On x86_64 a seccomp filter (``envs.sandbox.seccomp``) also denies new processes
+  (threads stay allowed), pidfds, ptrace, mounts, namespaces, device nodes, extended attributes
+  and other kernel surface.
+* ``process`` (unsafe: for trusted code or a machine without bubblewrap). The program runs as
+  the host's user in a separate process with only the inner layers below. Environments that run
+  model code refuse this level unless ``RESD_UNSAFE_SANDBOX=1`` is set (``require_isolation``).
 
-What is NOT contained: an audit hook runs in the same interpreter as the user code, so it is not a
-security boundary against a determined attacker (C-level tricks, interpreter bugs, or mutating
-interpreter state can get around it). Without a network namespace, a bypass of the hook could
-reach the network. The child runs as the same user as the host, so a bypass could read or write
-what the host can. The guards are meant for accidents and for ordinary model-written code (loops,
-huge allocations, stray writes, prints, shell calls); for hostile code use a container or VM.
+Inner layers, at every level: ``python -I -S -B`` (no site-packages, no ``PYTHON*`` variables),
+a minimal environment, a new session, stdin from the host (or ``/dev/null``) only; resource
+limits (``RLIMIT_CPU``, ``RLIMIT_AS``, ``RLIMIT_FSIZE`` per file, ``RLIMIT_NOFILE``,
+``RLIMIT_NPROC``), a wall-clock time-out after which the host kills the process group, an output
+cap enforced by the host; and an audit hook (``envs.sandbox.guard``) that refuses shell calls,
+processes, signals, sockets, ctypes, file access outside the work directory and a few more, with
+a ``PermissionError`` the caller reports as feedback.
+
+Threat model. Model code is hostile. At the ``bwrap`` levels the boundary is the kernel's
+namespaces (plus seccomp): a program that takes the audit hook apart gains nothing, and what
+remains is the kernel's own attack surface and the CPU, memory and disk caps (time, memory and
+disk it can use up to its limits; a tmpfs counts against host memory). At the ``process`` level
+the audit hook is the only barrier, and it runs inside the attacked interpreter: it is built to
+resist being taken apart from Python, but interpreter bugs and C-level tricks can still get past
+it, after which the code can do what the host's user can do. Total disk use is not capped there.
 """
 
 from __future__ import annotations
 
+import contextlib
+import enum
+import functools
+import json
 import os
 import selectors
 import shutil
@@ -43,95 +50,32 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-# The bootstrap runs before user code: limits, network namespace, then the audit hook; then it
-# executes main.py as __main__. It is passed with -c so it never lives in the work directory.
-_BOOTSTRAP = r"""
-import os, sys, resource
-_cfg = dict(__CFG__)
-for _name, _val in (("RLIMIT_CPU", _cfg["cpu"]), ("RLIMIT_AS", _cfg["mem"]),
-                    ("RLIMIT_FSIZE", _cfg["fsize"]), ("RLIMIT_NOFILE", _cfg["nofile"]),
-                    ("RLIMIT_NPROC", _cfg["nproc"]), ("RLIMIT_CORE", 0)):
-    try:
-        resource.setrlimit(getattr(resource, _name), (_val, _val))
-    except (ValueError, OSError):
-        pass
-_net = False
-try:
-    import ctypes
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _net = _libc.unshare(0x40000000) == 0 or _libc.unshare(0x10000000 | 0x40000000) == 0
-    del _libc
-except Exception:
-    pass
-for _m in [m for m in sys.modules if m == "ctypes" or m.startswith(("ctypes.", "_ctypes"))]:
-    del sys.modules[_m]
-with open(".sandbox_status", "w") as _f:
-    _f.write("net=%d" % _net)
+from envs.sandbox import bwrap, seccomp
 
-def _make_hook(work, readable, blocked_events, blocked_prefixes, blocked_modules, path_events):
-    realpath, fspath, isinstance_, str_ = os.path.realpath, os.fsdecode, isinstance, str
-    def _inside(path, roots):
-        try:
-            p = realpath(fspath(path))
-        except Exception:
-            return False
-        return any(p == r or p.startswith(r + "/") for r in roots)
-    def hook(event, args):
-        if event in blocked_events or event.startswith(blocked_prefixes):
-            raise PermissionError("sandbox: %s is not allowed" % event)
-        if event == "import":
-            if args[0].partition(".")[0] in blocked_modules:
-                raise PermissionError("sandbox: importing %s is not allowed" % args[0])
-        elif event == "open":
-            path, mode, flags = args
-            if isinstance_(path, int) or path is None:
-                return
-            writing = (mode is not None and any(c in str_(mode) for c in "wax+")) or (
-                isinstance_(flags, int) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT
-                                                    | os.O_TRUNC | os.O_APPEND))
-            if not _inside(path, (work,) if writing else readable):
-                raise PermissionError("sandbox: cannot open %r %s outside the working directory"
-                                      % (fspath(path), "for writing" if writing else "for reading"))
-        elif event in path_events:
-            roots = readable if event in ("os.listdir", "os.scandir") else (work,)
-            paths = args[:2] if event == "os.rename" else args[:1]
-            for path in paths:
-                if path is not None and not isinstance_(path, int) and not _inside(path, roots):
-                    raise PermissionError("sandbox: %s on %r outside the working directory"
-                                          % (event, fspath(path)))
-    return hook
+UNSAFE_ENV_VAR = "RESD_UNSAFE_SANDBOX"
+GUARD = (Path(__file__).with_name("guard.py")).read_text(encoding="utf-8")
+_MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
-import sysconfig
-_work = os.path.realpath(os.getcwd())
-_readable = tuple(sorted({_work} | {os.path.realpath(sysconfig.get_path(k))
-                                     for k in ("stdlib", "platstdlib")}))
-sys.addaudithook(_make_hook(
-    _work, _readable,
-    frozenset({"os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
-               "os.kill", "os.killpg", "signal.pthread_kill", "subprocess.Popen",
-               "resource.setrlimit", "resource.prlimit", "os.symlink", "os.link", "os.chdir",
-               "os.chroot", "os.startfile", "webbrowser.open", "pty.spawn", "sys.addaudithook",
-               "os.fchdir", "os.setuid"}),
-    ("socket.", "ctypes.", "_ctypes.", "winreg.", "os.add_dll"),
-    frozenset({"ctypes", "_ctypes", "_posixsubprocess", "multiprocessing", "_multiprocessing",
-               "socket", "_socket", "ssl", "_ssl", "subprocess", "pty", "webbrowser"}),
-    frozenset({"os.remove", "os.rename", "os.mkdir", "os.rmdir", "os.chmod", "os.chown",
-               "os.truncate", "os.utime", "os.listdir", "os.scandir", "shutil.rmtree",
-               "shutil.copyfile", "shutil.move", "os.chflags", "os.mkfifo", "os.mknod"}),
-))
-del _make_hook, _cfg, _readable, _work, _net, _name, _val, _m
-_main = sys.argv[1]
-sys.argv = [_main]
-with open(_main) as _f:
-    _code = compile(_f.read(), _main, "exec")
-del _f
-_globals = {"__name__": "__main__", "__file__": _main, "__builtins__": __builtins__}
-del _main
-exec(_code, _globals)
-"""
+
+class Isolation(enum.StrEnum):
+    """How strongly a run was isolated from the host (see the module docstring)."""
+
+    BWRAP_SECCOMP = "bwrap+seccomp"
+    BWRAP = "bwrap"
+    PROCESS = "process"
+
+    @property
+    def real(self) -> bool:
+        """Namespaces and a separate user: safe for hostile code."""
+        return self is not Isolation.PROCESS
+
+
+class SandboxUnavailable(RuntimeError):
+    """Real isolation is needed and missing, and the unsafe switch is not set."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +85,8 @@ class Limits:
     wall_s: float = 2.0
     cpu_s: int = 2
     memory_mb: int = 512
-    file_mb: int = 8
+    file_mb: int = 8  # any one file
+    disk_mb: int = 32  # all files together (bwrap levels: the work tmpfs's size)
     output_bytes: int = 64_000  # per stream
     nofile: int = 64
     nproc: int = 64
@@ -158,6 +103,7 @@ class SandboxResult:
     output_truncated: bool  # an output cap was hit: the process group was killed
     wall_s: float
     net_isolated: bool  # the child ran in a fresh network namespace
+    isolation: Isolation
 
     @property
     def cpu_exceeded(self) -> bool:
@@ -182,46 +128,176 @@ class SandboxResult:
         return ""
 
 
-_MINIMAL_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+def isolation_level() -> Isolation:
+    """The strongest level that works on this machine (probed once per process)."""
+    return _probe()[0]
+
+
+def isolation_shortfall() -> str:
+    """Why real isolation is unavailable here, or "" when it is available."""
+    level, why = _probe()
+    return "" if level.real else why
+
+
+def require_isolation(what: str) -> Isolation:
+    """The level ``what`` will run model code at; raises unless it is real or unsafe is allowed.
+
+    Environments that run model code call this when they are built, so a run never starts and
+    then executes hostile code with only the in-process guards.
+    """
+    level = isolation_level()
+    if level.real or os.environ.get(UNSAFE_ENV_VAR) == "1":
+        return level
+    raise SandboxUnavailable(
+        f"{what} runs model-written code and needs real isolation, which this machine lacks "
+        f"({isolation_shortfall()}): install it with `apt-get install bubblewrap`, or set "
+        f"{UNSAFE_ENV_VAR}=1 to run it with in-process guards only (unsafe for hostile code)"
+    )
+
+
+@functools.cache
+def _probe() -> tuple[Isolation, str]:
+    if not sys.platform.startswith("linux"):
+        return Isolation.PROCESS, "bubblewrap needs Linux"
+    if shutil.which("bwrap") is None:
+        return Isolation.PROCESS, "bubblewrap (bwrap) is not installed"
+    why = ""
+    for level in (Isolation.BWRAP_SECCOMP, Isolation.BWRAP):
+        if level is Isolation.BWRAP_SECCOMP and not seccomp.supported():
+            continue
+        result = run_python("print(6 * 7)", limits=Limits(wall_s=10.0), isolation=level)
+        if result.ok and result.stdout.strip() == "42":
+            return level, ""
+        why = (result.stderr.strip().splitlines() or ["no output"])[-1][:200]
+    return Isolation.PROCESS, f"bwrap cannot create a sandbox here: {why}"
 
 
 def run_python(
-    main: str, files: Mapping[str, str] | None = None, limits: Limits = Limits()
+    main: str,
+    files: Mapping[str, str] | None = None,
+    limits: Limits = Limits(),
+    *,
+    stdin: bytes = b"",
+    isolation: Isolation | None = None,
+    audit_hook: bool = True,
 ) -> SandboxResult:
-    """Run the program ``main`` (as ``main.py``) with ``files`` beside it in a fresh work dir."""
+    """Run the program ``main`` (as ``main.py``) with ``files`` beside it in a fresh work dir.
+
+    ``stdin`` is what the program reads on standard input; ``isolation`` defaults to the
+    strongest level available. ``audit_hook=False`` leaves the inner hook out, which only tests
+    use, to show that the namespaces hold on their own; it is refused without real isolation.
+    """
+    level = isolation or isolation_level()
+    if not audit_hook and not level.real:
+        raise ValueError("running without the audit hook needs real isolation")
+    named = {**(files or {}), "main.py": main}
+    for name in named:
+        if os.path.basename(name) != name or name.startswith(".") or "\0" in name:
+            raise ValueError(f"sandbox file names must be plain names, got {name!r}")
+    cfg = {
+        "cpu": max(1, int(limits.cpu_s)),
+        "mem": int(limits.memory_mb) << 20,
+        "fsize": int(limits.file_mb) << 20,
+        "nofile": int(limits.nofile),
+        "nproc": int(limits.nproc),
+        "try_netns": not level.real,
+        "hook": audit_hook,
+    }
+    argv = ["-I", "-S", "-B", "-c", GUARD, json.dumps(cfg), "main.py"]
+    if level.real:
+        return _run_in_bwrap(named, argv, limits, stdin, level)
+    return _run_in_process(named, argv, limits, stdin)
+
+
+def _run_in_bwrap(
+    files: Mapping[str, str], argv: list[str], limits: Limits, stdin: bytes, level: Isolation
+) -> SandboxResult:
+    with contextlib.ExitStack() as stack:
+        fds = {
+            name: stack.enter_context(_memfd(name, text.encode())) for name, text in files.items()
+        }
+        seccomp_fd = None
+        if level is Isolation.BWRAP_SECCOMP:
+            seccomp_fd = stack.enter_context(_memfd("seccomp", seccomp.filter_program()))
+        info_read, info_write = os.pipe()
+        stack.callback(os.close, info_read)
+        python = bwrap.python_executable()
+        disk = int(limits.disk_mb) << 20
+        cmd = bwrap.command(python, argv, fds, disk, _MINIMAL_ENV, seccomp_fd, info_write)
+        pass_fds = [*fds.values(), *([seccomp_fd] if seccomp_fd is not None else []), info_write]
+        try:
+            proc = _start(cmd, None, stdin, pass_fds)
+        finally:
+            os.close(info_write)
+        return _collect(proc, None, limits, level, info_read)
+
+
+def _run_in_process(
+    files: Mapping[str, str], argv: list[str], limits: Limits, stdin: bytes
+) -> SandboxResult:
     work = tempfile.mkdtemp(prefix="resd-sbx-")
     try:
-        for name, text in {**(files or {}), "main.py": main}.items():
-            if os.path.basename(name) != name or name.startswith("."):
-                raise ValueError(f"sandbox file names must be plain names, got {name!r}")
+        for name, text in files.items():
             with open(os.path.join(work, name), "w", encoding="utf-8") as f:
                 f.write(text)
-        cfg = {
-            "cpu": max(1, int(limits.cpu_s)),
-            "mem": int(limits.memory_mb) << 20,
-            "fsize": int(limits.file_mb) << 20,
-            "nofile": int(limits.nofile),
-            "nproc": int(limits.nproc),
-        }
-        boot = _BOOTSTRAP.replace("__CFG__", repr(sorted(cfg.items())))
-        result = _run([sys.executable, "-I", "-S", "-B", "-c", boot, "main.py"], work, limits)
-        return result
+        proc = _start([sys.executable, *argv], work, stdin, [])
+        return _collect(proc, work, limits, Isolation.PROCESS, None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(argv: list[str], work: str, limits: Limits) -> SandboxResult:
-    start = time.monotonic()
+def _pidfd_of_child(info: bytes) -> int | None:
+    """A pidfd for the "child-pid" bwrap reported (None when it reported none)."""
+    try:
+        pid = json.loads(info)["child-pid"]
+        return os.pidfd_open(pid) if type(pid) is int and pid > 1 else None
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+
+
+@contextlib.contextmanager
+def _memfd(name: str, data: bytes) -> Iterator[int]:
+    """A readable in-memory file holding ``data``, closed afterwards."""
+    fd = os.memfd_create(name, 0)
+    try:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _start(cmd: list[str], work: str | None, stdin: bytes, pass_fds: list[int]) -> subprocess.Popen:
+    """Start ``cmd`` in its own session and hand it ``stdin`` (a small payload: a nonce)."""
     proc = subprocess.Popen(
-        argv,
+        cmd,
         cwd=work,
         env=dict(_MINIMAL_ENV),
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
         close_fds=True,
+        pass_fds=pass_fds,
     )
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.write(stdin)
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+    return proc
+
+
+def _collect(
+    proc: subprocess.Popen, work: str | None, limits: Limits, level: Isolation, info: int | None
+) -> SandboxResult:
+    """Read capped output until the program ends or a limit hits, then kill and reap it all.
+
+    ``info`` is bwrap's info pipe: it names the sandbox's PID 1, which is killed first, so
+    that every process inside is gone (the kernel empties a PID namespace whose init dies
+    before bwrap can reap it) by the time bwrap has been waited for.
+    """
+    start = time.monotonic()
     chunks: dict[str, list[bytes]] = {"out": [], "err": []}
     sizes = {"out": 0, "err": 0}
     timed_out = truncated = False
@@ -229,6 +305,10 @@ def _run(argv: list[str], work: str, limits: Limits) -> SandboxResult:
     assert proc.stdout is not None and proc.stderr is not None
     sel.register(proc.stdout, selectors.EVENT_READ, "out")
     sel.register(proc.stderr, selectors.EVENT_READ, "err")
+    info_text = b""
+    sandbox_init: int | None = None  # a pidfd of the sandbox's PID 1
+    if info is not None:
+        sel.register(info, selectors.EVENT_READ, "info")
     try:
         while sel.get_map():
             left = limits.wall_s - (time.monotonic() - start)
@@ -237,6 +317,12 @@ def _run(argv: list[str], work: str, limits: Limits) -> SandboxResult:
                 break
             for key, _ in sel.select(timeout=left):
                 data = os.read(key.fd, 65536)
+                if key.data == "info":
+                    info_text += data[:4096]
+                    if not data:
+                        sel.unregister(key.fileobj)
+                        sandbox_init = _pidfd_of_child(info_text)
+                    continue
                 if not data:
                     sel.unregister(key.fileobj)
                     continue
@@ -254,32 +340,40 @@ def _run(argv: list[str], work: str, limits: Limits) -> SandboxResult:
             except subprocess.TimeoutExpired:
                 timed_out = True
     finally:
-        # Kill the whole group before reaping, so the group id cannot have been reused.
-        try:
+        if sandbox_init is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(sandbox_init, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            os.close(sandbox_init)
+        # Kill the whole group before reaping, so the group id cannot have been reused. Under
+        # bwrap this is bwrap itself, if still there; --die-with-parent then ends the sandbox.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         proc.wait()
         sel.close()
         proc.stdout.close()
         proc.stderr.close()
     wall = time.monotonic() - start
-    status = ""
-    try:
-        with open(os.path.join(work, ".sandbox_status"), encoding="utf-8") as f:
-            status = f.read(64)
-    except OSError:
-        pass
+    net_isolated = level.real
+    if work is not None:  # process level: the guard reports whether unshare worked
+        with contextlib.suppress(OSError), open(os.path.join(work, ".sandbox_status")) as f:
+            net_isolated = f.read(64) == "net=1"
+
+    returncode = proc.returncode
+    if level.real and returncode is not None and 128 < returncode <= 128 + 64:
+        returncode = 128 - returncode  # bwrap reports "killed by signal N" as exit code 128 + N
 
     def text(name: str) -> str:
         return b"".join(chunks[name]).decode("utf-8", errors="replace")
 
     return SandboxResult(
-        returncode=proc.returncode,
+        returncode=returncode,
         stdout=text("out"),
         stderr=text("err"),
         timed_out=timed_out,
         output_truncated=truncated,
         wall_s=wall,
-        net_isolated=status == "net=1",
+        net_isolated=net_isolated,
+        isolation=level,
     )

@@ -1,12 +1,22 @@
 """Bouncing balls: reference physics, sandboxed judging, and the feedback on wrong code."""
 
+import json
 import math
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import envs
 from envs.bouncing import Ball, check_source, closed_form, extract_code, simulate
+from envs.sandbox import (
+    UNSAFE_ENV_VAR,
+    Isolation,
+    SandboxResult,
+    SandboxUnavailable,
+    isolation_level,
+)
 
 CLOSED_FORM = """```python
 def predict(balls, width, height, t):
@@ -242,3 +252,169 @@ def test_knobs_are_checked():
         envs.make("bouncing", balls=9)
     with pytest.raises(envs.KnobError):
         envs.make("bouncing", balls=1, collisions=True)
+
+
+# -- model output is hostile data: forged records, NaN and infinities, garbage ---------------
+
+
+@pytest.fixture(autouse=True)
+def _sandbox_for_benign_code(monkeypatch):
+    """These tests run benign or print-only code: allow the process level where bwrap is absent."""
+    if not isolation_level().real:
+        monkeypatch.setenv(UNSAFE_ENV_VAR, "1")
+
+
+def _truth(env) -> list[list[list[float]]]:
+    """The expected points of every case of the current task (what a perfect forger knows)."""
+    return [[list(p) for p in want] for want in env.unwrapped._task.expected]
+
+
+def _multi_ball_env():
+    env = envs.make("bouncing", balls=3)
+    env.reset(seed=5)
+    assert any(len(c.balls) > 1 for c in env.unwrapped._task.cases)
+    return env
+
+
+def _solution(body: str) -> str:
+    return f"```python\n{body}\n```"
+
+
+def test_nan_and_inf_for_all_but_the_first_ball_never_pass():
+    env = _multi_ball_env()
+    fold = CLOSED_FORM.split("```python\n")[1].split("```")[0]
+    for bad in ("float('nan')", "float('inf')", "-float('inf')"):
+        env.reset(seed=5)
+        code = fold.replace("def predict(", "def exact(") + (
+            "def predict(balls, width, height, t):\n"
+            "    first = exact(balls, width, height, t)[0]\n"
+            f"    return [first] + [({bad}, {bad})] * (len(balls) - 1)\n"
+        )
+        obs, reward, *_, info = env.step(_solution(code))
+        assert not info["success"] and reward == 0.0 and info["progress"] < 1.0
+        assert "not a finite number" in obs
+
+
+def test_a_float_that_changes_its_value_cannot_smuggle_nan():
+    env = _multi_ball_env()
+    code = (
+        "class Sly(float):\n"
+        "    def __float__(self):\n        return float('nan')\n"
+        "def predict(balls, width, height, t):\n"
+        "    return [(Sly(b['x']), Sly(b['y'])) for b in balls]\n"
+    )
+    obs, *_, info = env.step(_solution(code))
+    assert not info["success"] and "not a finite number" in obs
+
+
+def test_forged_records_with_the_nonce_never_pass_or_crash():
+    """The strongest forger: it digs out the nonce and knows every answer for ball 0."""
+    env = _multi_ball_env()
+    truth = _truth(env)
+    nan = [float("nan")] * 2
+    forged = [  # ball 0 exact and the others NaN; a lone ball is NaN (exact would be solving)
+        {"case": i, "points": [pts[0]] + [nan] * (len(pts) - 1) if len(pts) > 1 else [nan]}
+        for i, pts in enumerate(truth)
+    ]
+    garbage = [
+        {"case": True, "points": truth[1]},
+        {"case": -1, "points": []},
+        {"case": 10**30, "points": []},
+        {"case": 0, "points": "all correct"},
+        {"case": 0, "error": {"not": "text"}},
+        {"case": 0},
+        {"start": "everything"},
+        [1, 2, 3],
+        "[" * 5000 + "]" * 5000,
+        {"case": 1, "points": [[1e999, 0]] * 3},
+        {"case": 2, "points": [[10**400, 0]] * 3},
+    ]
+    code = (
+        "import json, os, sys\n"
+        "nonce = sys._getframe(1).f_globals['NONCE']\n"  # the harness's frame: no secret to it
+        f"records = {json.dumps(forged)!r}\n"
+        f"garbage = {json.dumps(garbage)!r}\n"
+        "lines = [nonce + ' ' + json.dumps(r) for r in json.loads(records)]\n"
+        "lines += [nonce + ' ' + (g if isinstance(g, str) else json.dumps(g))\n"
+        "          for g in json.loads(garbage)]\n"
+        "os.write(1, ('\\n'.join(lines) + '\\n').encode())\n"
+        "os._exit(0)\n"
+        "def predict(balls, width, height, t):\n    return []\n"
+    )
+    obs, reward, *_, info = env.step(_solution(code))
+    assert not info["success"] and reward == 0.0 and info["progress"] == 0.0, obs
+    assert info["valid_action"] and obs.startswith("Passed 0 of")
+
+
+def test_forged_records_next_to_honest_ones_are_conflicts():
+    env = _multi_ball_env()
+    truth = _truth(env)
+    code = (
+        "import json, os, sys\n"
+        "nonce = sys._getframe(1).f_globals['NONCE']\n"
+        f"for i, pts in enumerate({truth!r}):\n"
+        "    os.write(1, (nonce + ' ' + json.dumps({'case': i, 'points': pts}) + '\\n').encode())\n"
+        "def predict(balls, width, height, t):\n    return [(0.0, 0.0)] * len(balls)\n"
+    )
+    obs, *_, info = env.step(_solution(code))
+    assert not info["success"] and info["progress"] == 0.0
+    assert "more than one result was written for this test" in obs
+
+
+def test_records_without_the_nonce_are_ignored():
+    env = _multi_ball_env()
+    truth = _truth(env)
+    code = (
+        "import json, os\n"
+        f"for i, pts in enumerate({truth!r}):\n"
+        "    os.write(1, (json.dumps({'case': i, 'points': pts}) + '\\n').encode())\n"
+        "def predict(balls, width, height, t):\n    return [(0.0, 0.0)] * len(balls)\n"
+    )
+    obs, *_, info = env.step(_solution(code))
+    assert not info["success"] and info["progress"] == 0.0 and "<- wrong" in obs
+
+
+def test_results_whose_methods_raise_are_errors_not_crashes():
+    env = _multi_ball_env()
+    code = (
+        "class Evil(list):\n"
+        "    def __repr__(self):\n        raise SystemExit('no repr for you')\n"
+        "    def __len__(self):\n        return 10**6\n"
+        "def predict(balls, width, height, t):\n    return Evil()\n"
+    )
+    obs, *_, info = env.step(_solution(code))
+    assert not info["success"] and info["valid_action"] and "cannot be read" in obs
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=20,
+)
+RECORD_KEYS = st.sampled_from(["case", "points", "error", "start", "load_error", "x"])
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    records=st.lists(st.dictionaries(RECORD_KEYS, JSON, max_size=3) | JSON, max_size=12),
+    noise=st.lists(st.text(max_size=40), max_size=4),
+)
+def test_judging_garbage_never_raises_and_never_passes(records, noise):
+    env = envs.make("bouncing", balls=3)
+    env.reset(seed=5)
+    nonce = "n" * 32
+    lines = [f"{nonce} {json.dumps(r)}" for r in records] + noise + [f"{nonce} {n}" for n in noise]
+    result = SandboxResult(0, "\n".join(lines), "", False, False, 0.1, True, isolation_level())
+    outcome = env.unwrapped._judge(result, nonce)
+    assert not outcome.success and outcome.progress == 0.0 and outcome.feedback
+
+
+def test_refuses_to_start_without_real_isolation(monkeypatch):
+    import envs.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "_probe", lambda: (Isolation.PROCESS, "bwrap is not installed"))
+    monkeypatch.delenv(UNSAFE_ENV_VAR, raising=False)
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap.*RESD_UNSAFE_SANDBOX"):
+        envs.make("bouncing")
+    monkeypatch.setenv(UNSAFE_ENV_VAR, "1")
+    assert envs.make("bouncing").unwrapped.isolation is Isolation.PROCESS

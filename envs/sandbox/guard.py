@@ -114,31 +114,18 @@ READ_PATH_EVENTS = frozenset({"os.listdir", "os.scandir", "os.listxattr", "os.ge
 # Functions that raise no audit event and reach beyond the work directory or the process
 # (fifos and device nodes anywhere, signals by pidfd, scheduling that can starve the host):
 # replaced in every module that holds them by one that refuses.
+UNAUDITED_OS_FUNCTIONS = (
+    "mkfifo",
+    "mknod",
+    "pidfd_open",
+    "sched_setscheduler",
+    "sched_setparam",
+    "setpriority",
+    "nice",
+)
 REFUSED_FUNCTIONS = (
-    (
-        "posix",
-        (
-            "mkfifo",
-            "mknod",
-            "pidfd_open",
-            "sched_setscheduler",
-            "sched_setparam",
-            "setpriority",
-            "nice",
-        ),
-    ),
-    (
-        "os",
-        (
-            "mkfifo",
-            "mknod",
-            "pidfd_open",
-            "sched_setscheduler",
-            "sched_setparam",
-            "setpriority",
-            "nice",
-        ),
-    ),
+    ("posix", UNAUDITED_OS_FUNCTIONS),
+    ("os", UNAUDITED_OS_FUNCTIONS),
     ("signal", ("pidfd_send_signal",)),
     ("_signal", ("pidfd_send_signal",)),
 )

@@ -44,6 +44,7 @@ from transformers import AutoModelForCausalLM, Qwen2Config
 
 import envs
 from envs.wordle import Wordle, word_list
+from envs.xbrl.env import XbrlTagging
 from learners.sft import answer_ids
 from smallmodel import probes
 from smallmodel.corpus import CorpusConfig, Example, build_corpus
@@ -66,7 +67,7 @@ class Stage:
 class BuildConfig:
     corpus: CorpusConfig = field(
         default_factory=lambda: CorpusConfig(
-            games=("wordle",),
+            games=("wordle", "xbrl"),
             tasks=3000,
             student_skill=0.08,
             teacher_per_task=2,
@@ -75,26 +76,37 @@ class BuildConfig:
         )
     )
     counterfactual: float = 0.3  # share of teacher examples whose revealed word is swapped
+    # how often each kind of real example is drawn (JSON answers are long and must be whole)
+    kind_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "student": 0.3,
+            "teacher": 0.35,
+            "reflect": 0.15,
+            "curate": 0.1,
+            "tag": 0.1,
+        }
+    )
     words: int = 400  # prose words with their own token
     hidden_size: int = 192
     layers: int = 4
     heads: int = 6
     stages: tuple[Stage, ...] = (
-        Stage(steps=1500, max_len=256, batch_tokens=6144, synthetic=0.6),
-        Stage(steps=1500, max_len=768, batch_tokens=8192, synthetic=0.35),
-        Stage(steps=600, max_len=1536, batch_tokens=8192, synthetic=0.25),
+        Stage(steps=1000, max_len=256, batch_tokens=3072, synthetic=0.6),
+        Stage(steps=700, max_len=1024, batch_tokens=4096, synthetic=0.35),
+        Stage(steps=200, max_len=1536, batch_tokens=4096, synthetic=0.25),
     )
     lr: float = 2e-3
     warmup: int = 100
     weight_decay: float = 0.1
+    log_every: int = 20  # loss and speed
     probe_every: int = 100  # P1
     probe_deep_every: int = 500  # P2, P3
     seed: int = 0
-    threads: int = 2
+    threads: int = 1  # two threads thrash when anything else runs on a 2-core machine
 
 
 QUICK = dict(
-    corpus=CorpusConfig(games=("wordle",), tasks=16, reflect_share=0.5),
+    corpus=CorpusConfig(games=("wordle", "xbrl"), tasks=16, reflect_share=0.5),
     words=64,
     hidden_size=32,
     layers=2,
@@ -104,9 +116,20 @@ QUICK = dict(
         Stage(steps=4, max_len=512, batch_tokens=1024, synthetic=0.3),
     ),
     warmup=2,
+    log_every=5,
     probe_every=5,
     probe_deep_every=10,
 )
+
+
+def label_tokens(games: tuple[str, ...]) -> list[str]:
+    """The label names of the corpus' tagging games (default settings): one token each."""
+    out: list[str] = []
+    for name in games:
+        game = envs.make(name).unwrapped
+        if isinstance(game, XbrlTagging):
+            out += game.label_set.names
+    return list(dict.fromkeys(out))
 
 
 def answer_words(games: tuple[str, ...]) -> list[str]:
@@ -208,16 +231,21 @@ class Mixer:
 
     def __init__(
         self,
-        real: list[tuple[list[int], list[int]]],
+        real: dict[str, list[tuple[list[int], list[int]]]],
+        weights: dict[str, float],
         vocab: Vocab,
         texts: list[list[int]],
         rng: np.random.Generator,
     ) -> None:
+        self.kinds = [k for k in real if weights.get(k, 0) > 0]
+        total = sum(weights[k] for k in self.kinds)
+        self.p = [weights[k] / total for k in self.kinds]
         self.real, self.vocab, self.texts, self.rng = real, vocab, texts, rng
 
     def real_example(self, max_len: int) -> tuple[list[int], list[int]]:
         while True:
-            ids, labels = self.real[int(self.rng.integers(len(self.real)))]
+            pool = self.real[self.kinds[int(self.rng.choice(len(self.kinds), p=self.p))]]
+            ids, labels = pool[int(self.rng.integers(len(pool)))]
             ids, labels = ids[:max_len], labels[:max_len]
             if any(label != IGNORE for label in labels[:-1]):
                 labels = labels[:-1] + [IGNORE]  # the last position's target is cut away
@@ -281,16 +309,16 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
             examples[i] = swap_revealed(e, words, rng)
     texts = [m["content"] for e in examples for m in e.messages]
     prose = frequent_words(texts, cfg.words)
-    tok = build_word_tokenizer(prose, words)
-    real = [encode(tok, e) for e in examples]
-    kinds: dict[str, int] = {}
+    tok = build_word_tokenizer(prose, words, label_tokens(cfg.corpus.games))
+    real: dict[str, list[tuple[list[int], list[int]]]] = {}
     for e in examples:
-        kinds[e.kind] = kinds.get(e.kind, 0) + 1
+        real.setdefault(e.kind, []).append(encode(tok, e))
+    kinds = {k: len(v) for k, v in real.items()}
     # filler text for synthetic sequences, with no reveal that could compete with the needle
     plain = ["\n".join(x for x in t.splitlines() if "word was" not in x) for t in texts[:4000]]
     filler = [tok(t, add_special_tokens=False)["input_ids"] for t in plain]
     vocab = make_vocab(tok, words, prose)
-    lengths = [len(ids) for ids, _ in real]
+    lengths = [len(ids) for rows in real.values() for ids, _ in rows]
     log(
         f"corpus: {len(examples)} examples {kinds}, {sum(lengths)} tokens, longest "
         f"{max(lengths)}, vocab {len(tok)}, {time.perf_counter() - t0:.0f}s"
@@ -299,7 +327,7 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters")
     probe_set = probes.ProbeSet.make(tok, vocab, words, filler, seed=cfg.seed + 1)
-    mixer = Mixer(real, vocab, filler, rng)
+    mixer = Mixer(real, cfg.kind_weights, vocab, filler, rng)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay
     )
@@ -323,6 +351,12 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
             opt.zero_grad(set_to_none=True)
             step += 1
             seen_tokens += int(mask.sum())
+            if step % cfg.log_every == 0:
+                elapsed = time.perf_counter() - t_train
+                log(
+                    f"step {step}/{total} stage {n_stage + 1} loss {float(loss.detach()):.3f} "
+                    f"{seen_tokens / elapsed:.0f} tok/s {elapsed:.0f}s"
+                )
             record: dict[str, Any] = {}
             if step % cfg.probe_every == 0 or step == total:
                 model.eval()

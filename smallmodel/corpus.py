@@ -384,6 +384,24 @@ class CorpusConfig:
     seed: int = 0
 
 
+def xbrl_examples(
+    weak: list[Episode], envs_: list[Any], cfg: CorpusConfig, rng: np.random.Generator
+) -> list[Example]:
+    """The knowledge-tagging environment's examples (see ``smallmodel.corpus_xbrl``)."""
+    from smallmodel import corpus_xbrl as xbrl
+
+    out = [xbrl.student_example(e) for e in weak if rng.random() < cfg.student_share]
+    for ep, env in zip(weak, envs_, strict=True):
+        game = env.unwrapped
+        if ep.success:
+            out.append(xbrl.tagging_example(ep, game, rng))
+            continue
+        out += [xbrl.teacher_example(ep, game, rng) for _ in range(cfg.teacher_per_task)]
+        if rng.random() < cfg.reflect_share:
+            out += xbrl.reflection_examples(ep, game, rng)
+    return out
+
+
 def build_corpus(cfg: CorpusConfig) -> list[Example]:
     """All examples, deterministic in ``cfg`` (a numpy generator seeded from ``cfg.seed``)."""
     rng = np.random.default_rng(cfg.seed)
@@ -392,6 +410,9 @@ def build_corpus(cfg: CorpusConfig) -> list[Example]:
         game = GameSpec(name)
         seeds = list(range(cfg.first_seed, cfg.first_seed + cfg.tasks))
         weak, weak_envs = play_scripted(game, seeds, [cfg.student_skill] * len(seeds), rng)
+        if name == "xbrl":
+            examples += xbrl_examples(weak, weak_envs, cfg, rng)
+            continue
         expert, _ = play_scripted(game, seeds, [cfg.solution_skill] * len(seeds), rng)
         examples += student_examples([e for e in weak if rng.random() < cfg.student_share], name)
         for ep, env, sol in zip(weak, weak_envs, expert, strict=True):

@@ -28,6 +28,7 @@ from learners.models.tiny import wrap_chatml
 _WORD = re.compile(r'(?:(?<=[ "])|^)([a-z_]{2,24}|[A-Z][a-z]{1,23})(?![A-Za-z0-9_])', re.M)
 _VALID = re.compile(r"[a-z_]{2,24}|[A-Z][a-z]{1,23}")
 _GAME = re.compile(r"[a-z]{2,12}")
+_NAME = re.compile(r"[A-Za-z]{2,60}")
 SPACE, NEWLINE = "\u0120", "\u010a"  # ByteLevel's stand-ins for " " and "\n"
 
 
@@ -40,11 +41,13 @@ def frequent_words(texts: Iterable[str], size: int, min_count: int = 20) -> list
 
 
 def build_word_tokenizer(
-    words: list[str], game_words: Iterable[str] = ()
+    words: list[str], game_words: Iterable[str] = (), names: Iterable[str] = ()
 ) -> PreTrainedTokenizerFast:
     """Bytes + ChatML specials + tokens `` word`` and ``word`` (after a line start or a double
-    quote) for each of ``words``, and ``[w]`` and ``W`` (not inside a longer letter run) for
-    each lower-case game word ``w``.
+    quote) for each of ``words``, ``[w]`` and ``W`` (not inside a longer letter run) for
+    each lower-case game word ``w``, and `` Name`` and ``Name`` (not followed by a letter) for
+    each of ``names``: labels such as ``EarningsPerShareBasic``, so a label is one token to
+    read, copy and answer with.
 
     The text is first mapped to ByteLevel characters, then split into whole listed words or
     single byte characters, each looked up in a word-level vocabulary: no merges, so a listed
@@ -56,6 +59,9 @@ def build_word_tokenizer(
     if any(not _GAME.fullmatch(w) for w in game):
         raise ValueError("game words must be 2-12 lower-case letters a-z")
     words = sorted(set(words), key=lambda w: (-len(w), w))  # longest first in the regex
+    labels = sorted(set(names), key=lambda w: (-len(w), w))
+    if any(not _NAME.fullmatch(n) for n in labels):
+        raise ValueError("names must be 2-60 ASCII letters")
     vocab = {"<|endoftext|>": 0}
     for ch in sorted(pre_tokenizers.ByteLevel.alphabet()):
         vocab[ch] = len(vocab)
@@ -65,11 +71,16 @@ def build_word_tokenizer(
     for w in game:
         vocab[f"[{w}]"] = len(vocab)
         vocab[w.upper()] = len(vocab)
+    for n in labels:
+        for form in (SPACE + n, n):
+            vocab.setdefault(form, len(vocab))
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
     parts = []
     if game:
         parts.append(f"\\[(?:{'|'.join(game)})\\]")
         parts.append(f"(?<![A-Za-z])(?:{'|'.join(w.upper() for w in game)})(?![A-Za-z])")
+    if labels:
+        parts.append(f"{SPACE}?(?:{'|'.join(labels)})(?![A-Za-z])")
     if words:
         alt = "|".join(words)
         end = "(?![A-Za-z0-9_])"

@@ -91,7 +91,7 @@ class BuildConfig:
     layers: int = 4
     heads: int = 6
     stages: tuple[Stage, ...] = (
-        Stage(steps=1000, max_len=256, batch_tokens=3072, synthetic=0.6),
+        Stage(steps=1000, max_len=256, batch_tokens=4096, synthetic=0.85, mix=(0.35, 0.25, 0.4)),
         Stage(steps=700, max_len=1024, batch_tokens=4096, synthetic=0.35),
         Stage(steps=200, max_len=1536, batch_tokens=4096, synthetic=0.25),
     )
@@ -100,7 +100,7 @@ class BuildConfig:
     weight_decay: float = 0.1
     log_every: int = 20  # loss and speed
     probe_every: int = 100  # P1
-    probe_deep_every: int = 500  # P2, P3
+    probe_deep_every: int = 250  # P2, P3
     seed: int = 0
     threads: int = 1  # two threads thrash when anything else runs on a 2-core machine
 

@@ -1,35 +1,50 @@
-"""Measure whether a model has the abilities the suite's learners assume, on held-out seeds.
+"""Measure whether a model has the abilities the suite's learners assume, on held-out tasks.
 
-    python -m smallmodel.measure [--model resd-tiny] [--env wordle] [--tasks 100]
+    python -m smallmodel.measure [--model resd-tiny] [--env wordle|xbrl] [--tasks 100]
 
-Prints, for the environment's default settings (seeds below the build corpus' first seed):
+Everything is played on the environment's evaluation split (tasks never in the build corpus)
+with sampling at temperature 1, through the real rollout loop. Printed:
 
-* student (the rollout's own conversation): valid-answer rate, success, and the share of
-  valid guesses after the first that are consistent with all earlier feedback;
-* teacher format (the first message replaced by ``sdpo_teacher_task`` / ``resd_teacher_task``
-  built from the model's own failed student episode on the same task, as the learner builds
-  it): the same figures on a fresh episode, and the ratio to the student's success;
-* RESD's reflection component run on the model itself (``ReflectionPipeline`` over the failed
-  episodes): share of reflections and curator answers that the reflection parsers read.
+* student (the rollout's own conversation): valid-answer rate, success, and per-turn
+  correctness (Wordle: valid guesses after the first that fit all earlier feedback; xbrl: the
+  share of marked numbers tagged right);
+* one row per kind of privileged context the learners build, each played as a fresh episode
+  whose first message is that teacher context (the first message is all that differs), with
+  the ratio of its success to the student's:
+  Wordle: ``sdpo`` (the model's own lost game's feedback, which ends with the reveal),
+  ``resd_solution`` (RESD's sections with a successful trial), ``resd_reflection`` (RESD's
+  sections with feedback and a reflection); xbrl: ``sdpo`` (the lost attempt's feedback,
+  which reveals the gold labels) and ``resd_playbook`` (a playbook whose lines state the rules
+  of the sentence's cues among others, nothing else);
+* ``swap``: the SDPO context with the revealed answer swapped for another one (Wordle: another
+  answer word; xbrl: other labels); the share of first answers that follow the swap;
+* RESD's reflection component run on the model itself over the failed episodes: the share of
+  reflections and curator answers that the reflection parsers read.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import torch
 
 import envs
-from envs.mastermind import Mastermind, pegs
-from envs.wordle import Wordle, consistent, marks
+from envs.players import scripted_action
+from envs.splits import eval_task_seed, sample_seed
+from envs.wordle import Wordle, consistent, marks, word_list
+from envs.xbrl.answers import render_answer
+from envs.xbrl.env import XbrlTagging
 from learners.models import Policy, SamplingParams
 from learners.prompts import resd_teacher_task, sdpo_teacher_task
 from learners.rollout import play_groups
 from learners.trajectory import Episode
 from reflection import Attempt, CallableGenerator, OracleReflector, ReflectionPipeline
+from smallmodel.corpus_xbrl import random_mapping, relabel, rule_playbook
 
 
 class FirstMessage(gym.Wrapper):
@@ -48,63 +63,114 @@ class FirstMessage(gym.Wrapper):
         return self.env.unwrapped.hindsight()
 
 
-def consistent_share(games: list[Any]) -> tuple[int, int]:
-    """(consistent, judged): valid guesses after the first that fit all earlier feedback."""
+def per_turn_correct(games: list[Any]) -> tuple[int, int]:
+    """(right, judged): Wordle, valid guesses after the first that fit all earlier feedback;
+    xbrl, marked numbers tagged right in the answers given."""
     ok = total = 0
     for game in games:
         g = game.unwrapped
-        guesses = [s.guess for s in g.scored]
-        for n in range(1, len(guesses)):
-            if isinstance(g, Wordle):
-                fits = consistent(guesses[n], [(x, marks(x, g.secret)) for x in guesses[:n]])
-            elif isinstance(g, Mastermind):
-                fits = all(pegs(x, guesses[n]) == pegs(x, g.secret) for x in guesses[:n])
-            else:
-                continue
-            ok += fits
-            total += 1
+        if isinstance(g, Wordle):
+            guesses = [s.guess for s in g.scored]
+            for n in range(1, len(guesses)):
+                ok += consistent(guesses[n], [(x, marks(x, g.secret)) for x in guesses[:n]])
+                total += 1
+        elif isinstance(g, XbrlTagging):
+            for action, _ in g.history:
+                labels = g.parse(action).labels
+                gold = g.gold
+                ok += sum(a == b for a, b in zip(labels or (), gold, strict=False))
+                total += len(gold)
     return ok, total
 
 
 def play(
     policy: Policy,
-    make_env: Callable[[], Any],
+    env_name: str,
     seeds: list[int],
-    sample_seed: int,
+    sample: int,
     firsts: list[str] | None = None,
-) -> tuple[list[Episode], dict[str, float]]:
+    max_new_tokens: int = 24,
+) -> tuple[list[Episode], list[Any], dict[str, float]]:
     made: list[Any] = []
     texts: Iterator[str] | None = iter(firsts) if firsts is not None else None
 
     def factory() -> Any:
-        env = make_env() if texts is None else FirstMessage(make_env(), next(texts))
+        env = envs.make(env_name)
+        env = env if texts is None else FirstMessage(env, next(texts))
         made.append(env)
         return env
 
-    sampling = SamplingParams(temperature=1.0, max_new_tokens=24)
-    groups, _ = play_groups(policy, factory, seeds, 1, sampling, sample_seed=sample_seed)
+    sampling = SamplingParams(temperature=1.0, max_new_tokens=max_new_tokens)
+    groups, _ = play_groups(
+        policy,
+        factory,
+        seeds,
+        1,
+        sampling,
+        sample_seed=sample_seed(0, sample, "eval"),
+        split="eval",
+    )
     episodes = [g[0] for g in groups]
     turns = [t for e in episodes for t in e.turns]
-    ok, judged = consistent_share(made)
-    return episodes, {
-        "valid": sum(t.valid_action for t in turns) / max(len(turns), 1),
-        "success": sum(e.success for e in episodes) / max(len(episodes), 1),
-        "consistent": ok / judged if judged else float("nan"),
-    }
+    ok, judged = per_turn_correct(made)
+    return (
+        episodes,
+        made,
+        {
+            "n": len(episodes),
+            "valid": sum(t.valid_action for t in turns) / max(len(turns), 1),
+            "success": sum(e.success for e in episodes) / max(len(episodes), 1),
+            "per_turn": ok / judged if judged else float("nan"),
+        },
+    )
 
 
-def teacher_messages(episodes: list[Episode], template: str) -> list[str]:
-    out = []
-    for e in episodes:
-        if template == "sdpo":
-            out.append(sdpo_teacher_task(e.task, feedback=e.feedback()))
-        else:
-            reflection = OracleReflector.reflect(e.hindsight).as_text() or None
-            out.append(
-                resd_teacher_task(
-                    e.task, previous_trial=e.answer(), feedback=e.feedback(), reflection=reflection
-                )
+def wordle_contexts(
+    failed: list[Episode], games: list[Any], rng: np.random.Generator
+) -> dict[str, list[str]]:
+    """The teacher first messages of each kind for the failed episodes (see the docstring)."""
+    pool = list(word_list(5)[: games[0].unwrapped.pool_size])
+    out: dict[str, list[str]] = {"sdpo": [], "resd_solution": [], "resd_reflection": []}
+    out["swap"], answers = [], []
+    for e, game in zip(failed, games, strict=True):
+        g = game.unwrapped
+        out["sdpo"].append(sdpo_teacher_task(e.task, feedback=e.feedback()))
+        expert = Wordle(pool_size=g.pool_size)
+        expert.reset(seed=e.seed, options={"split": "eval"})
+        turns = []
+        while not expert.history or not (expert.history[-1][1].success or len(turns) >= 6):
+            turns.append(scripted_action(expert, 1.0, rng))
+            expert.step(turns[-1])
+        solution = "\n".join(f"Turn {n}: {a}" for n, a in enumerate(turns, 1))
+        out["resd_solution"].append(
+            resd_teacher_task(e.task, previous_trial=e.answer(), solution=solution)
+        )
+        reflection = OracleReflector.reflect(e.hindsight).as_text() or None
+        out["resd_reflection"].append(
+            resd_teacher_task(
+                e.task, previous_trial=e.answer(), feedback=e.feedback(), reflection=reflection
             )
+        )
+        other = pool[int(rng.integers(len(pool)))]
+        swapped = e.feedback().replace(f"was {g.secret.upper()}.", f"was {other.upper()}.")
+        out["swap"].append(sdpo_teacher_task(e.task, feedback=swapped))
+        answers.append(f"[{other}]")
+    out["swap_answers"] = answers
+    return out
+
+
+def xbrl_contexts(
+    failed: list[Episode], games: list[Any], rng: np.random.Generator
+) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"sdpo": [], "resd_playbook": [], "swap": [], "swap_answers": []}
+    for e, game in zip(failed, games, strict=True):
+        g = game.unwrapped
+        out["sdpo"].append(sdpo_teacher_task(e.task, feedback=e.feedback()))
+        playbook = rule_playbook(g, rng, list(zip(g.cues, g.gold, strict=True)))
+        out["resd_playbook"].append(resd_teacher_task(e.task, playbook=playbook.render()))
+        mapping = random_mapping(list(g.gold), g.label_set.names, rng)
+        out["swap"].append(sdpo_teacher_task(e.task, feedback=relabel(e.feedback(), mapping)))
+        out["swap_answers"].append(render_answer([mapping[x] for x in g.gold]))
     return out
 
 
@@ -119,91 +185,96 @@ def reflection_parse_rates(
 
     pipeline = ReflectionPipeline(CallableGenerator(generate, pass_max_new_tokens=True))
     totals: dict[str, int] = {}
-    failed = [e for e in episodes if not e.success]
-    for step, start in enumerate(range(0, len(failed), batch)):
+    for step, start in enumerate(range(0, len(episodes), batch)):
         attempts = [
             Attempt(e.task, e.answer(), e.feedback(), e.success, e.task_id, e.hindsight)
-            for e in failed[start : start + batch]
+            for e in episodes[start : start + batch]
         ]
-        counts = pipeline.update(step, attempts).counts
-        for k, v in counts.items():
+        for k, v in pipeline.update(step, attempts).counts.items():
             totals[k] = totals.get(k, 0) + v
     reflections = totals.get("failures", 0)
     usable = totals.get("reflections_ok", 0) + totals.get("reflections_partial", 0)
-    curations = usable
     return {
         "reflections": reflections,
         "reflection_parsed": usable / reflections if reflections else float("nan"),
         "reflection_complete": totals.get("reflections_ok", 0) / max(reflections, 1),
-        "curations": curations,
-        "curator_parsed": 1 - totals.get("curator_unparsed", 0) / curations
-        if curations
+        "curations": usable,
+        "curator_parsed": 1 - totals.get("curator_unparsed", 0) / usable
+        if usable
         else float("nan"),
         "playbook_size": len(pipeline.playbook),
     }
 
 
-def measure(
-    model: str, env: str, tasks: int, first_seed: int = 0, reflect_tasks: int = 32
-) -> dict[str, Any]:
+def measure(model: str, env: str, tasks: int, reflect_tasks: int = 32) -> dict[str, Any]:
     policy = Policy.load(model, device="cpu", batch_size=32)
-    seeds = list(range(first_seed, first_seed + tasks))
-
-    def make_env() -> Any:
-        return envs.make(env)
-
-    student, s_stats = play(policy, make_env, seeds, sample_seed=1)
-    failed = [e for e in student if not e.success]
-    report: dict[str, Any] = {"student": s_stats}
-    for template in ("sdpo", "resd"):
-        _, t_stats = play(
-            policy,
-            make_env,
-            [e.seed for e in failed],
-            sample_seed=2,
-            firsts=teacher_messages(failed, template),
-        )
-        report[f"teacher_{template}"] = t_stats
-    report["reflection"] = reflection_parse_rates(policy, failed[:reflect_tasks])
-    return report
+    tokens = 160 if env == "xbrl" else 24
+    seeds = [eval_task_seed(i) for i in range(tasks)]
+    student, games, report = play(policy, env, seeds, 1, max_new_tokens=tokens)
+    out: dict[str, Any] = {"student": report}
+    pairs = [(e, g) for e, g in zip(student, games, strict=True) if not e.success]
+    failed, failed_games = [p[0] for p in pairs], [p[1] for p in pairs]
+    rng = np.random.default_rng(0)
+    build = wordle_contexts if env == "wordle" else xbrl_contexts
+    contexts = build(failed, failed_games, rng)
+    answers = contexts.pop("swap_answers")
+    seeds = [e.seed for e in failed]
+    for n, (kind, firsts) in enumerate(contexts.items(), start=2):
+        episodes, _, stats = play(policy, env, seeds, n, firsts, max_new_tokens=tokens)
+        if kind == "swap":
+            follows = [e.turns[0].text.strip() == a for e, a in zip(episodes, answers, strict=True)]
+            stats = {"n": len(follows), "follows": sum(follows) / max(len(follows), 1)}
+        out[f"teacher_{kind}"] = stats
+    out["reflection"] = reflection_parse_rates(policy, failed[:reflect_tasks])
+    return out
 
 
 def targets(report: dict[str, Any]) -> dict[str, bool]:
     """The abilities the suite's default model must have (see the module docstring)."""
     s, f = report["student"], report["reflection"]
-    teacher = max(report["teacher_sdpo"]["success"], report["teacher_resd"]["success"])
-    return {
-        "valid >= 90%": s["valid"] >= 0.9,
-        "student success 1-15%": 0.01 <= s["success"] <= 0.15,
-        "teacher success >= 3x student": teacher >= 3 * s["success"] and teacher > 0,
-        "reflections parsed >= 90%": f["reflection_parsed"] >= 0.9,
-        "curator answers parsed >= 90%": f["curator_parsed"] >= 0.9,
+    key = "success" if "teacher_resd_solution" in report else "per_turn"
+    teachers = {
+        k: v[key] for k, v in report.items() if k.startswith("teacher_") and k != "teacher_swap"
     }
+    base = s[key]
+    checks = {"valid >= 90%": s["valid"] >= 0.9}
+    if key == "success":
+        checks["student success 1-15%"] = 0.01 <= s["success"] <= 0.15
+    for name, value in teachers.items():
+        checks[f"{name} {key} >= 3x student"] = value >= 3 * base and value > 0
+    checks["swap followed >= 80%"] = report["teacher_swap"]["follows"] >= 0.8
+    checks["reflections parsed >= 90%"] = f["reflection_parsed"] >= 0.9
+    checks["curator answers parsed >= 90%"] = f["curator_parsed"] >= 0.9
+    return checks
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="resd-tiny")
-    ap.add_argument("--env", default="wordle")
+    ap.add_argument("--env", default="wordle", choices=("wordle", "xbrl"))
     ap.add_argument("--tasks", type=int, default=100)
-    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--reflect-tasks", type=int, default=32)
+    ap.add_argument("--json", help="also write the report to this file")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    r = measure(args.model, args.env, args.tasks, args.first_seed, args.reflect_tasks)
-    s = r["student"]
+    r = measure(args.model, args.env, args.tasks, args.reflect_tasks)
     print(
-        f"model {args.model}, env {args.env} (default settings), held-out seeds "
-        f"{args.first_seed}..{args.first_seed + args.tasks - 1}, temperature 1"
+        f"model {args.model}, env {args.env} (default settings), {args.tasks} held-out tasks "
+        "(evaluation split), temperature 1"
     )
-    print(f"{'who':<14}{'valid':>8}{'success':>9}{'consistent':>12}{'x student':>11}")
-    for name in ("student", "teacher_sdpo", "teacher_resd"):
-        x = r[name]
-        ratio = x["success"] / s["success"] if s["success"] else float("inf")
+    s = r["student"]
+    print(f"{'who':<26}{'n':>5}{'valid':>8}{'success':>9}{'per-turn':>10}{'x student':>11}")
+    for name, x in r.items():
+        if name in ("reflection", "teacher_swap"):
+            continue
+        key = "per_turn" if args.env == "xbrl" else "success"
+        ratio = x[key] / s[key] if s[key] else float("inf")
         print(
-            f"{name:<14}{x['valid']:>8.1%}{x['success']:>9.1%}{x['consistent']:>12.1%}"
+            f"{name:<26}{x['n']:>5}{x['valid']:>8.1%}{x['success']:>9.1%}{x['per_turn']:>10.1%}"
             f"{ratio:>11.1f}"
         )
+    w = r["teacher_swap"]
+    print(f"swapped reveal followed: {w['follows']:.1%} of {w['n']}")
     f = r["reflection"]
     print(
         f"reflections parsed {f['reflection_parsed']:.1%} of {f['reflections']} "
@@ -213,6 +284,9 @@ def main(argv: list[str] | None = None) -> None:
     checks = targets(r)
     print("targets: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in checks.items()))
     print("ALL TARGETS REACHED" if all(checks.values()) else "targets not reached")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"report": r, "targets": checks}, fh, indent=1)
 
 
 if __name__ == "__main__":

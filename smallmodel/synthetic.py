@@ -16,9 +16,10 @@ Kinds:
 * ``copy``: ``S SEP S`` for a random span S of 8-30 tokens (answer words, their upper-case
   reveal forms, prose words), optionally with filler between the copies; targets on the second
   copy (an induction head predicts every one of them).
-* ``recall``: 4-16 ``key value`` pairs, then several keys, each followed by its value
-  (associative recall; keys are reveal forms ``WORD``, values the answer forms ``[word]``, so
-  it also teaches which answer token a reveal token stands for).
+* ``recall``: 4-16 ``key value`` pairs drawn afresh for each block (keys any word tokens,
+  values answer tokens), then several keys, each followed by its value: associative recall,
+  solvable only by looking the key up in the context (a fixed key -> value table would be
+  learned as bigrams instead, which is what a first version of this generator did).
 * ``needle``: blocks of filler text in which one "The word was WORD." sits at a random depth,
   closed by the chat template's assistant turn and the answer ``[word]``: the reveal-to-answer
   step a Wordle teacher makes, several times per sequence, each time about the latest reveal.
@@ -106,16 +107,17 @@ def recall_sequence(
     targets: list[bool] = []
     while True:
         n = int(rng.integers(4, 17))
-        picks = rng.choice(len(vocab.answers), size=n, replace=False)
+        keys = list(dict.fromkeys(_span(rng, vocab, 2 * n)))[:n]
+        values = [vocab.answers[int(i)] for i in rng.integers(len(vocab.answers), size=len(keys))]
         block: list[int] = []
         flags: list[bool] = []
-        for p in picks:
-            block += [vocab.reveals[int(p)], vocab.answers[int(p)]]
+        for k, v in zip(keys, values, strict=True):
+            block += [k, v]
             flags += [False, False]
         block += list(vocab.separator)
         flags += [False] * len(vocab.separator)
-        for q in rng.choice(picks, size=min(6, n), replace=False):
-            block += [vocab.reveals[int(q)], vocab.answers[int(q)]]
+        for q in rng.choice(len(keys), size=min(6, len(keys)), replace=False):
+            block += [keys[int(q)], values[int(q)]]
             flags += [False, True]
         block += list(vocab.separator)
         flags += [False] * len(vocab.separator)

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.plots import plot_comparison
-from leaderboard.store import ENV_VAR, RunError, Store, read_run
+from leaderboard.store import ENV_VAR, RunRejected, Store, StoreError
 from leaderboard.table import DEFAULT_THRESHOLD, FORMATS, table_text
+from rundir import RunDirError, read_run
 
 # compare sets these itself for every run; passing them after `--` would contradict it.
 OWNED_OPTIONS = ("--env", "--learner", "--seed", "--out", "--set")
@@ -109,8 +110,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
 
 def _finished(run_dir: Path) -> bool:
     try:
-        return read_run(run_dir).finished
-    except RunError:
+        return read_run(run_dir, live=True).finished
+    except RunDirError:
         return False
 
 
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     try:
         store = Store(args.db)
-    except RunError as err:
+    except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     with store:
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                         run_dir = run_one(args.env, spec, seed, run_dir, extra)
                     store.add_run(run_dir, label=spec.label)
                     groups.setdefault(spec.label, []).append(str(run_dir))
-                except RunError as err:
+                except (RunDirError, RunRejected, StoreError) as err:
                     failed += 1
                     print(f"error: {err}", file=sys.stderr)
                 except Exception:  # one crashed run must not lose the others of a sweep
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 png = plot_comparison(groups, args.out / "compare.png")
                 print(f"[compare] plot: {png}", file=sys.stderr)
-            except ValueError as err:  # RunError, MetricError: e.g. curves with no common range
+            except ValueError as err:  # RunDirError, MetricError: e.g. no common sample range
                 failed += 1
                 print(f"error: no comparison plot: {err}", file=sys.stderr)
         print(table_text(store, env=args.env, threshold=args.threshold, fmt=args.format))

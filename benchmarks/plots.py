@@ -14,13 +14,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from leaderboard.metrics import CONFIDENCE_DEFAULT, align_curves, bootstrap_ci
-from leaderboard.store import RunError, read_evals, read_run
+from rundir import CURVES, EVALS, RunDirError, read_evals, read_run
+from rundir.errors import write_failure
 
 
 def _save(fig: Figure, out_png: Path) -> Path:
-    out_png.parent.mkdir(parents=True, exist_ok=True)
     FigureCanvasAgg(fig)
-    fig.savefig(out_png, dpi=110)
+    try:
+        out_png.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out_png, dpi=110)
+    except OSError as err:
+        raise write_failure(out_png, err) from None
     return out_png
 
 
@@ -30,9 +34,9 @@ def plot_run(run_dir: str | Path, out_png: str | Path | None = None) -> Path:
     Needs only config.json and evals.jsonl, so it works on a run that is still going.
     """
     root = Path(run_dir)
-    rec = read_run(root)
+    rec = read_run(root, live=True)
     if not rec.evals:
-        raise RunError(f"{root / 'evals.jsonl'}: no evaluation to plot")
+        raise RunDirError(f"{root / EVALS}: no evaluation to plot")
     x = [p.samples for p in rec.evals]
     k = rec.evals[-1].k
     fig = Figure(figsize=(6.4, 4.0))
@@ -52,7 +56,7 @@ def plot_run(run_dir: str | Path, out_png: str | Path | None = None) -> Path:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, Path(out_png) if out_png else root / "curves.png")
+    return _save(fig, Path(out_png) if out_png else root / CURVES)
 
 
 def seed_band(
@@ -65,7 +69,7 @@ def seed_band(
     for d in run_dirs:
         pts = read_evals(d)
         if not pts:
-            raise RunError(f"{Path(d) / 'evals.jsonl'}: no evaluation to plot")
+            raise RunDirError(f"{Path(d) / EVALS}: no evaluation to plot")
         curves.append(([p.samples for p in pts], [getattr(p, field) for p in pts]))
     grid, matrix = align_curves(curves)
     est = [bootstrap_ci(matrix[:, j], confidence) for j in range(len(grid))]
@@ -80,7 +84,7 @@ def seed_band(
 def plot_comparison(groups: Mapping[str, Sequence[str | Path]], out_png: str | Path) -> Path:
     """Per learner label: mean over seeds and a 95% bootstrap band, mean@k and best@k panels."""
     if not groups or not all(groups.values()):
-        raise RunError("plot_comparison needs at least one run per label")
+        raise RunDirError("plot_comparison needs at least one run per label")
     fig = Figure(figsize=(11.0, 4.2))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, field, name in (

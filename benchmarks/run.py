@@ -8,15 +8,18 @@ The loop (RESD's streaming schedule, for every learner): draw a batch of ``batch
 tasks; ``inner_steps`` times, play ``rollouts_per_task`` episodes on each and take one learner
 step. Every ``eval_every`` training samples, evaluate on the fixed held-out tasks. The x-axis of
 every curve is the number of training episodes drawn ("samples"). After each step the run
-directory gets the episodes, the update metrics and a checkpoint, so an interrupted run
-(Ctrl-C, kill, power cut) resumes from its last step with no episode lost or counted twice.
+directory (``rundir``) gets the episodes, the update metrics and a checkpoint, so an interrupted
+run (Ctrl-C, kill, power cut, a full disk) resumes from its last step with no episode lost or
+counted twice. Everything is checked before anything is written: a bad setting, environment,
+learner or model leaves no directory behind. ``--resume`` refuses, in one line, a checkpoint
+that is missing, unreadable or disagrees with the logs, and options that contradict the run's
+config.json; a second process on the same directory is refused by its lock.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import platform
 import subprocess
 import sys
@@ -34,17 +37,47 @@ import learners
 import smallmodel  # noqa: F401  (registers the presets it builds, such as tiny-copy)
 from benchmarks.config import RunConfig, RunConfigError, parse_assignments, resolve
 from benchmarks.evaluate import evaluate
-from benchmarks.rundir import RunDir, write_json_atomic
 from envs.sandbox import isolation_level
 from envs.splits import sample_seed, train_task_seed
-from learners.models import Policy, SamplingParams
+from learners.models import Policy, PresetUnavailable, SamplingParams
 from learners.rollout import play_groups
+from learners.trajectory import Episode
+from rundir import (
+    CHECKPOINT,
+    CONFIG,
+    EPISODES,
+    EVALS,
+    PLAYBOOK_HISTORY,
+    SUMMARY,
+    UPDATES,
+    Checkpoint,
+    EpisodeRecord,
+    EvalRecord,
+    RunDir,
+    RunDirError,
+    SummaryRecord,
+    TurnRecord,
+    UpdateRecord,
+    read_config,
+    read_evals,
+)
+from rundir.errors import first_line
 
-USER_ERRORS = (RunConfigError, learners.ConfigError, envs.KnobError, envs.UnknownEnvironmentError)
+USER_ERRORS = (
+    RunConfigError,
+    learners.ConfigError,
+    envs.KnobError,
+    envs.UnknownEnvironmentError,
+    PresetUnavailable,
+)
 
 
 class RunError(RuntimeError):
-    """A run cannot start as asked (one line, shown without a traceback)."""
+    """A run cannot start or resume as asked (one line, shown without a traceback)."""
+
+
+# Checkpointed counters that must be integers (tokens, phases and wall are checked apart).
+COUNTERS = ("samples", "step", "batch", "inner", "next_eval", "last_eval")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -102,8 +135,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    overrides = {
+def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The run settings given on the command line (None: not given)."""
+    return {
         "env": args.env,
         "env_preset": args.env_preset,
         "learner": args.learner,
@@ -121,7 +155,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         "env_knobs": parse_assignments(args.knob, "--knob") or None,
         "learner_set": parse_assignments(args.set_, "--set") or None,
     }
-    return resolve(args.preset, overrides)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return resolve(args.preset, cli_overrides(args))
 
 
 def provenance() -> dict[str, Any]:
@@ -151,11 +188,12 @@ def provenance() -> dict[str, Any]:
 
 
 class Run:
-    """One training run: everything the loop needs, built from a resolved config."""
+    """One training run: everything the loop needs, built from a resolved config (which checks
+    it all: environment, knobs, learner, model, budget) before ``attach`` gives it a directory."""
 
-    def __init__(self, config: RunConfig, run_dir: RunDir) -> None:
+    def __init__(self, config: RunConfig) -> None:
         self.config = config
-        self.dir = run_dir
+        self.dir: RunDir | None = None
         if config.threads:
             torch.set_num_threads(config.threads)
         knobs = (
@@ -179,10 +217,6 @@ class Run:
             temperature=config.temperature, top_p=config.top_p, max_new_tokens=config.new_tokens()
         )
         self.recorder = None
-        if getattr(self.learner, "pipeline", None) is not None:
-            from reflection import PlaybookRecorder
-
-            self.recorder = PlaybookRecorder(run_dir.path)
         # progress counters (all part of the checkpoint)
         self.samples = 0
         self.step = 0
@@ -193,6 +227,15 @@ class Run:
         self.tokens: dict[str, int] = defaultdict(int)
         self.phases: dict[str, float] = defaultdict(float)
         self.wall_before = 0.0
+        self.t_start = time.perf_counter()
+
+    def attach(self, run_dir: RunDir) -> None:
+        """Write into ``run_dir`` (locked by this process) from now on."""
+        self.dir = run_dir
+        if getattr(self.learner, "pipeline", None) is not None:
+            from reflection import PlaybookRecorder
+
+            self.recorder = PlaybookRecorder(run_dir)
 
     # -- checkpoints ----------------------------------------------------------------------------
     def counters(self) -> dict[str, Any]:
@@ -215,8 +258,20 @@ class Run:
         )
         self.phases["checkpoint"] += time.perf_counter() - t0
 
-    def restore(self, state: dict[str, Any]) -> None:
-        c = state["counters"]
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Continue from ``checkpoint``: refused in one line unless it fits this run and its
+        logs; then the state is loaded and the logs are cut back to it."""
+        where = self.dir / CHECKPOINT
+        c = read_counters(checkpoint.state, where)
+        problem = log_disagreement(c, checkpoint, self.per_batch)
+        if problem:
+            raise RunError(f"{where} disagrees with the logs: {problem}; the run cannot resume")
+        try:
+            self.learner.load_state_dict(checkpoint.state["learner"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise RunError(
+                f"{where} does not fit this run's learner and model ({first_line(err)})"
+            ) from None
         self.samples, self.step, self.batch, self.inner = (
             c["samples"],
             c["step"],
@@ -227,9 +282,7 @@ class Run:
         self.tokens = defaultdict(int, c["tokens"])
         self.phases = defaultdict(float, c["phases"])
         self.wall_before = c["wall"]
-        self.learner.load_state_dict(state["learner"])
-        if self.recorder is not None:
-            self.recorder.truncate_after(self.step - 1)
+        self.dir.rewind(checkpoint)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t_start
@@ -296,43 +349,16 @@ class Run:
         t0 = time.perf_counter()
         episodes = [ep for g in groups for ep in g]
         for n, ep in enumerate(episodes):
-            self.dir.append(
-                "episodes.jsonl",
-                {
-                    "sample": self.samples + n,
-                    "step": self.step,
-                    "task_id": ep.task_id,
-                    "group_id": ep.group_id,
-                    "seed": ep.seed,
-                    "success": ep.success,
-                    "progress": ep.progress,
-                    "reward": ep.reward,
-                    "truncated": ep.truncated,
-                    "task": ep.task,
-                    "turns": [
-                        {
-                            "action": t.text,
-                            "feedback": t.feedback,
-                            "valid": t.valid_action,
-                            "tokens": len(t.completion_ids),
-                            "finish": t.finish_reason,
-                        }
-                        for t in ep.turns
-                    ],
-                    "hindsight": ep.hindsight,
-                },
-            )
-        success = sum(ep.success for ep in episodes) / len(episodes)
+            self.dir.append(episode_record(ep, self.samples + n, self.step))
         self.dir.append(
-            "updates.jsonl",
-            {
-                **metrics,  # the learner's; the runner's own keys below take precedence
-                "step": self.step,
-                "samples": self.samples + stats.episodes,
-                "train_success": success,
-                "env_steps": stats.env_steps,
-                "tokens": stats.generated_tokens,
-            },
+            UpdateRecord(
+                step=self.step,
+                samples=self.samples + stats.episodes,
+                train_success=sum(ep.success for ep in episodes) / len(episodes),
+                env_steps=stats.env_steps,
+                tokens=stats.generated_tokens,
+                metrics=metrics,
+            )
         )
         report = getattr(self.learner, "last_report", None)
         if self.recorder is not None and report is not None:
@@ -350,7 +376,7 @@ class Run:
         )
         self.tokens["eval"] += tokens
         self.phases["eval"] += time.perf_counter() - t0
-        self.dir.append("evals.jsonl", {"step": self.step, "samples": self.samples, **record})
+        self.dir.append(EvalRecord(step=self.step, samples=self.samples, **record))
         self.last_eval = self.samples
         bar.write(
             f"eval at {self.samples:>6} samples: success mean@{record['k']} "
@@ -358,70 +384,194 @@ class Run:
             f"progress {record['progress_mean']:.3f}, valid {record['valid_rate']:.2f}"
         )
 
-    def summary(self) -> dict[str, Any]:
-        from leaderboard.store import read_evals
-
+    def summary(self) -> SummaryRecord:
         evals = read_evals(self.dir.path)
         wall = self.wall_before + self.elapsed()
         phases = dict(self.phases)
         phases["runner_overhead"] = max(0.0, wall - sum(phases.values()))
-        return {
-            "env": self.config.env,
-            "learner": self.config.learner,
-            "model": self.config.model,
-            "seed": self.config.seed,
-            "samples": self.samples,
-            "steps": self.step,
-            "final_success": evals[-1].success_mean if evals else None,
-            "initial_success": evals[0].success_mean if evals else None,
-            "tokens": {
-                k: self.tokens.get(k, 0) for k in ("policy", "reflection", "curation", "eval")
-            },
-            "wall_seconds": wall,
-            "phases": phases,
-            "finished": True,
-        }
+        return SummaryRecord(
+            env=self.config.env,
+            learner=self.config.learner,
+            model=self.config.model,
+            seed=self.config.seed,
+            samples=self.samples,
+            steps=self.step,
+            final_success=evals[-1].success_mean,
+            initial_success=evals[0].success_mean,
+            tokens={k: self.tokens.get(k, 0) for k in ("policy", "reflection", "curation", "eval")},
+            wall_seconds=wall,
+            phases=phases,
+        )
 
 
-def start(config: RunConfig, out: Path | None) -> tuple[Run, dict[str, Any] | None]:
-    """A new run in ``out`` (refusing a directory that holds another run)."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    path = (
-        out
-        or Path("runs")
-        / f"{config.env.replace('/', '_')}-{config.learner}-seed{config.seed}-{stamp}"
+def episode_record(ep: Episode, sample: int, step: int) -> EpisodeRecord:
+    """The log line of one training episode: its transcript, without token ids or log-probs."""
+    return EpisodeRecord(
+        sample=sample,
+        step=step,
+        task_id=ep.task_id,
+        group_id=ep.group_id,
+        seed=ep.seed,
+        success=ep.success,
+        progress=ep.progress,
+        reward=ep.reward,
+        truncated=ep.truncated,
+        task=ep.task,
+        turns=tuple(
+            TurnRecord(
+                action=t.text,
+                feedback=t.feedback,
+                valid=t.valid_action,
+                tokens=len(t.completion_ids),
+                finish=t.finish_reason,
+            )
+            for t in ep.turns
+        ),
+        hindsight=tuple(ep.hindsight),
     )
-    if (path / "config.json").exists():
+
+
+def read_counters(state: dict[str, Any], where: Any) -> dict[str, Any]:
+    """The runner's counters from a checkpoint, refused in one line if malformed."""
+    c = state.get("counters")
+    well_formed = (
+        isinstance(c, dict)
+        and "learner" in state
+        and all(isinstance(c.get(k), int) for k in COUNTERS)
+        and isinstance(c.get("tokens"), dict)
+        and isinstance(c.get("phases"), dict)
+        and isinstance(c.get("wall"), int | float)
+    )
+    if not well_formed:
+        raise RunError(f"{where}: not a checkpoint of this runner (counters missing or malformed)")
+    return c
+
+
+def log_disagreement(c: dict[str, Any], checkpoint: Checkpoint, per_batch: int) -> str:
+    """Why the logs cannot belong to a run at these counters ("" when they can).
+
+    At a checkpoint the logs hold one episode line per sample and one update line per step,
+    ending with that step's update; after it, at most the one step the checkpoint did not
+    record (its episodes, update and playbook line) or the one evaluation before it."""
+    lines, last, beyond = checkpoint.log_lines, checkpoint.last, checkpoint.beyond
+    if lines[EPISODES] != c["samples"] or lines[UPDATES] != c["step"]:
+        return (
+            f"it counts {c['samples']} samples and {c['step']} steps but "
+            f"{lines[EPISODES]} episode and {lines[UPDATES]} update lines"
+        )
+    update = last[UPDATES]
+    if update is not None and (update.get("step"), update.get("samples")) != (
+        c["step"] - 1,
+        c["samples"],
+    ):
+        return (
+            f"{UPDATES} line {lines[UPDATES]} is step {update.get('step')!r} at "
+            f"{update.get('samples')!r} samples, not step {c['step'] - 1} at {c['samples']}"
+        )
+    extra_steps = {ep.get("step") for ep in beyond[EPISODES]} - {c["step"]}
+    if (
+        len(beyond[EPISODES]) > per_batch
+        or extra_steps
+        or max(len(beyond[log]) for log in (UPDATES, EVALS, PLAYBOOK_HISTORY)) > 1
+    ):
+        return "the logs run on past it by more than one step (is the checkpoint an old copy?)"
+    return ""
+
+
+def default_path(config: RunConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{config.env.replace('/', '_')}-{config.learner}-seed{config.seed}-{stamp}"
+    return Path("runs") / name
+
+
+def start(config: RunConfig, out: Path | None) -> Run:
+    """A new run in ``out``. Everything is built and checked first, so a bad setting leaves
+    nothing on disk; then the directory is made and locked, gets a first checkpoint and, last,
+    its config.json: a directory with a config.json always has a checkpoint to resume from."""
+    path = out or default_path(config)
+    if (path / CONFIG).exists():
         raise RunError(
             f"{path} already holds a run: resume it with --resume {path}, or choose another --out"
         )
-    run = Run(config, RunDir(path))
-    write_json_atomic(
-        path / "config.json",
-        {
-            **config.to_json(),
-            "learner_config": dataclasses.asdict(run.learner_config),
-            "env_knobs": config.env_knobs,
-            "sandbox_isolation": isolation_level().value,  # how model-written code is contained
-            **provenance(),
-        },
-    )
-    return run, None
+    if path.exists() and not path.is_dir():
+        raise RunError(f"--out {path} exists and is not a directory")
+    run = Run(config)
+    run.attach(RunDir.create(path))
+    try:
+        run.checkpoint()
+        run.dir.write_json(
+            CONFIG,
+            {
+                **config.to_json(),
+                "learner_config": dataclasses.asdict(run.learner_config),
+                "env_knobs": config.env_knobs,
+                "sandbox_isolation": isolation_level().value,  # how model-written code is contained
+                **provenance(),
+            },
+        )
+    except BaseException:
+        run.dir.close()
+        raise
+    return run
 
 
-def resume(path: Path) -> tuple[Run, dict[str, Any] | None]:
-    config_path = path / "config.json"
-    if not config_path.is_file():
-        raise RunError(f"{path} holds no run to resume (no config.json)")
-    saved = json.loads(config_path.read_text())
-    fields = {f for f in RunConfig.__dataclass_fields__}
+def saved_config(path: Path) -> RunConfig:
+    """The config a run was started with, from its config.json, checked like a new one."""
+    saved = read_config(path)
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
     config = RunConfig(**{k: v for k, v in saved.items() if k in fields})
-    config.validate()
-    run = Run(config, RunDir(path))
-    state = run.dir.load_checkpoint()
-    if state is not None:
-        run.restore(state)
-    return run, state
+    try:
+        if not all(isinstance(getattr(config, k), str) for k in ("env", "learner", "model")):
+            raise TypeError("env, learner and model must be strings")
+        config.validate()
+    except (TypeError, RunConfigError) as err:
+        raise RunDirError(f"{path / CONFIG}: {err}") from None
+    return config
+
+
+def contradictions(args: argparse.Namespace, config: RunConfig, path: Path) -> list[str]:
+    """Options given with --resume that differ from the run's config ("--learner 'grpo' (the
+    run has 'resd')"); repeating a setting is fine, changing one is not."""
+    saved = config.to_json()
+    found = []
+    for key, value in cli_overrides(args).items():
+        if value is None:
+            continue
+        if key in ("env_knobs", "learner_set"):
+            flag = "--knob" if key == "env_knobs" else "--set"
+            found += [
+                f"{flag} {k}={v!r} (the run has {saved[key].get(k)!r})"
+                for k, v in value.items()
+                if saved[key].get(k) != v
+            ]
+        elif saved[key] != value:
+            found.append(f"--{key.replace('_', '-')} {value!r} (the run has {saved[key]!r})")
+    if args.preset is not None and args.preset != config.preset:
+        found.append(f"--preset {args.preset!r} (the run has {config.preset!r})")
+    if args.out is not None and Path(args.out).resolve() != path.resolve():
+        found.append(f"--out {args.out!r} (the run is {str(path)!r})")
+    return found
+
+
+def resume(path: Path, args: argparse.Namespace) -> Run:
+    """Continue the run in ``path`` from its checkpoint, under its lock."""
+    run_dir = RunDir.open(path)
+    try:
+        config = saved_config(path)
+        clash = contradictions(args, config, path)
+        if clash:
+            raise RunError(
+                f"--resume takes its settings from {path / CONFIG}; these options contradict "
+                f"it: {', '.join(clash)}"
+            )
+        checkpoint = run_dir.read_checkpoint()  # before loading a model: refusals come fast
+        run = Run(config)
+        run.attach(run_dir)
+        run.restore(checkpoint)
+    except BaseException:
+        run_dir.close()
+        raise
+    return run
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -429,47 +579,59 @@ def main(argv: list[str] | None = None) -> Path:
     args = parse_args(argv)
     try:
         if args.resume:
-            run, state = resume(Path(args.resume))
-            done = "from scratch" if state is None else f"at {run.samples} samples"
-            print(f"resuming {args.resume} {done}")
+            run = resume(Path(args.resume), args)
+            print(f"resuming {args.resume} at {run.samples} samples")
         else:
-            run, _ = start(config_from_args(args), Path(args.out) if args.out else None)
-    except USER_ERRORS + (RunError,) as error:
+            run = start(config_from_args(args), Path(args.out) if args.out else None)
+    except USER_ERRORS + (RunError, RunDirError) as error:
         sys.exit(f"error: {error}")
-    print(f"run directory: {run.dir.path}")
+    path = run.dir.path
+    print(f"run directory: {path}")
     try:
         run.train()
+        summary = run.summary()
+        run.dir.write_json(SUMMARY, summary.to_json())
     except KeyboardInterrupt:
-        run.dir.close()
         sys.exit(
             f"\ninterrupted at {run.samples} samples; logs are intact. Resume with:\n"
-            f"  python -m benchmarks.run --resume {run.dir.path}"
+            f"  python -m benchmarks.run --resume {path}"
         )
-    summary = run.summary()
-    write_json_atomic(run.dir / "summary.json", summary)
-    run.dir.close()
-    finish(run.dir.path, summary, add_to_leaderboard=not args.no_leaderboard)
-    return run.dir.path
+    except RunDirError as error:  # disk full, read-only: what was written stays resumable
+        sys.exit(
+            f"error: {error}; the run stopped at {run.samples} samples, resume it with "
+            f"python -m benchmarks.run --resume {path}"
+        )
+    finally:
+        run.dir.close()
+    finish(path, summary, add_to_leaderboard=not args.no_leaderboard)
+    return path
 
 
-def finish(path: Path, summary: dict[str, Any], add_to_leaderboard: bool) -> None:
+def finish(path: Path, summary: SummaryRecord, add_to_leaderboard: bool) -> None:
+    """Plot the curves and add the run to the leaderboard; the run is complete either way,
+    so a failure here is a one-line warning."""
     from benchmarks.plots import plot_run
+    from leaderboard.store import RunRejected, StoreError, add_run
 
-    png = plot_run(path)
+    try:
+        curves = plot_run(path)
+    except RunDirError as err:
+        curves = f"not drawn ({err})"
     print(
-        f"\nsuccess mean@k: {summary['initial_success']:.3f} -> {summary['final_success']:.3f} "
-        f"after {summary['samples']} samples; curves: {png}"
+        f"\nsuccess mean@k: {summary.initial_success:.3f} -> {summary.final_success:.3f} "
+        f"after {summary.samples} samples; curves: {curves}"
     )
-    wall = summary["wall_seconds"]
+    wall = summary.wall_seconds
     print(
         "wall time by phase: "
-        + ", ".join(f"{k} {v:.1f}s ({100 * v / wall:.1f}%)" for k, v in summary["phases"].items())
+        + ", ".join(f"{k} {v:.1f}s ({100 * v / wall:.1f}%)" for k, v in summary.phases.items())
     )
     if add_to_leaderboard:
-        from leaderboard.store import add_run
-
-        add_run(path)
-        print("added to the leaderboard: python -m leaderboard")
+        try:
+            add_run(path)
+            print("added to the leaderboard: python -m leaderboard")
+        except (RunDirError, RunRejected, StoreError) as err:
+            print(f"warning: not added to the leaderboard: {err}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from leaderboard.store import ENV_VAR, RunError, Store
+from leaderboard.store import ENV_VAR, RunRejected, Store, StoreError
 from leaderboard.table import DEFAULT_THRESHOLD, FORMATS, table_text
+from rundir import RunDirError
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -53,11 +54,11 @@ def main(argv: list[str] | None = None) -> int:
                         f"added {row.run_dir} ({row.env}/{row.label}/seed {row.seed})",
                         file=sys.stderr,
                     )
-                except RunError as err:
+                except (RunDirError, RunRejected, StoreError) as err:
                     failed += 1
                     print(f"error: {err}", file=sys.stderr)
             print(table_text(store, args.env, args.model, args.threshold, args.format))
-    except RunError as err:
+    except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 1 if failed else 0

@@ -1,20 +1,7 @@
 """The leaderboard's store: finished runs and their eval curves in one SQLite file.
 
-A run directory, as written by ``python -m benchmarks.run``::
-
-    RUN_DIR/
-      config.json    resolved config: env, env_knobs, learner, learner_config, model, seed,
-                     budget, batch_tasks, inner_steps, eval_every, eval_tasks, eval_k,
-                     versions {python, torch, transformers}, git_commit (str or null)
-      episodes.jsonl one line per training episode
-      updates.jsonl  one line per optimiser step: {"step", "samples", ...metrics}
-      evals.jsonl    one line per held-out evaluation: {"step", "samples", "success_mean"
-                     (mean@k), "success_best" (best@k), "progress_mean", "valid_rate", "k",
-                     "n_tasks"}; the first line is at samples=0, before training
-      summary.json   at the end: {"env", "learner", "model", "seed", "samples", "final_success",
-                     "tokens": {"policy", "reflection", "curation"}, "wall_seconds",
-                     "phases": {phase: seconds}, "finished": true}
-      curves.png     the run's curves
+Runs are read through ``rundir`` (the run directory's owner: layout, checks, records); this
+module checks what it stores and reads it back, ``leaderboard.table`` tabulates it.
 
 Only finished runs (``summary.json`` with ``"finished": true``) are stored. The database
 (default ``runs/leaderboard.sqlite``; ``$RESD_LEADERBOARD`` or an explicit path override it)
@@ -41,12 +28,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
+import sys
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from rundir import EvalRecord, RunDirError, RunRecord, read_run
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path("runs/leaderboard.sqlite")
@@ -85,36 +78,12 @@ EVAL_FIELDS = (
 )
 
 
-class RunError(ValueError):
-    """A run directory or database that cannot be used; the message is one line."""
+class StoreError(ValueError):
+    """The leaderboard database cannot be opened, read or written; the message is one line."""
 
 
-@dataclass(frozen=True)
-class EvalPoint:
-    """One held-out evaluation of a run (a line of evals.jsonl)."""
-
-    step: int
-    samples: int
-    success_mean: float
-    success_best: float
-    progress_mean: float
-    valid_rate: float
-    k: int
-    n_tasks: int
-
-
-@dataclass
-class RunRecord:
-    """What a run directory holds, as far as the leaderboard and the plots need it."""
-
-    run_dir: Path
-    config: dict[str, Any]
-    summary: dict[str, Any] | None
-    evals: list[EvalPoint]
-
-    @property
-    def finished(self) -> bool:
-        return bool(self.summary) and self.summary.get("finished") is True
+class RunRejected(ValueError):
+    """A run that cannot go on the leaderboard (unfinished, inconsistent); one line."""
 
 
 @dataclass
@@ -132,77 +101,65 @@ class StoredRun:
     final_success: float
     tokens: int
     wall_seconds: float
-    curve: list[EvalPoint] = field(default_factory=list)
+    curve: list[EvalRecord] = field(default_factory=list)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def has_control_characters(text: str) -> bool:
+    """Newlines, ANSI escapes, bidi overrides and the like: what breaks a table or a terminal."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
+def check_run(rec: RunRecord, label: str) -> None:
+    """Refuse, in one line, a run the table could not use: unfinished, no curve, a name that
+    is empty or holds control characters, or a summary that contradicts its curve. (Record
+    checks, finite numbers, a curve that never goes back, UTF-8, happened in ``read_run``.)"""
+    where = rec.run_dir
+    if not rec.finished:
+        raise RunRejected(
+            f"{where}: not finished (no summary.json, or 'finished' is not true); "
+            "only finished runs go on the leaderboard"
+        )
+    if not rec.evals:
+        raise RunRejected(f"{where}: evals.jsonl holds no evaluation")
+    s = rec.summary
+    for name, value in (
+        ("env", s.env),
+        ("model", s.model),
+        ("learner", s.learner),
+        ("label", label),
+    ):
+        if not value.strip() or has_control_characters(value):
+            raise RunRejected(f"{where}: {name} {value!r} is empty or holds control characters")
+    last = rec.evals[-1]
+    if (s.samples, s.final_success) != (last.samples, last.success_mean):
+        raise RunRejected(
+            f"{where}: summary.json (samples {s.samples}, final success {s.final_success}) "
+            f"contradicts evals.jsonl's last line (samples {last.samples}, "
+            f"success {last.success_mean})"
+        )
+
+
+def check_stored(run: StoredRun, points: Sequence[tuple]) -> list[EvalRecord]:
+    """The curve of a row read back from the database, or ``RunRejected`` saying why the row
+    cannot be tabulated: a row stored by an older version or edited by hand may hold anything
+    SQLite lets it hold."""
+    texts = (run.run_dir, run.env, run.model, run.learner, run.label, run.config_key)
+    if not all(isinstance(t, str) for t in texts):
+        raise RunRejected("a name is not text")
+    numbers = (run.final_success, run.wall_seconds, run.tokens)
+    if not all(isinstance(x, int | float) and math.isfinite(x) for x in numbers):
+        raise RunRejected("a number is missing or not finite")
+    if not points:
+        raise RunRejected("no eval points")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise RunError(f"{path}: unreadable JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise RunError(f"{path}: expected a JSON object")
-    return data
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Lines of a JSONL log. A broken *last* line (a run killed mid-write) is skipped."""
-    try:
-        lines = path.read_text().splitlines()
-    except FileNotFoundError:
-        raise RunError(f"{path}: missing") from None
-    rows = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                break
-            raise RunError(f"{path}:{i + 1}: not valid JSON") from None
-        if not isinstance(row, dict):
-            raise RunError(f"{path}:{i + 1}: expected a JSON object")
-        rows.append(row)
-    return rows
-
-
-def read_evals(run_dir: str | Path) -> list[EvalPoint]:
-    """The eval curve of a run, in file order (what plots and the store use)."""
-    path = Path(run_dir) / "evals.jsonl"
-    points = []
-    for n, row in enumerate(read_jsonl(path), start=1):
-        missing = [f for f in EVAL_FIELDS if f not in row]
-        if missing:
-            raise RunError(f"{path}: eval {n} lacks {', '.join(missing)}")
-        try:
-            points.append(
-                EvalPoint(
-                    step=int(row["step"]),
-                    samples=int(row["samples"]),
-                    success_mean=float(row["success_mean"]),
-                    success_best=float(row["success_best"]),
-                    progress_mean=float(row["progress_mean"]),
-                    valid_rate=float(row["valid_rate"]),
-                    k=int(row["k"]),
-                    n_tasks=int(row["n_tasks"]),
-                )
-            )
-        except (TypeError, ValueError):
-            raise RunError(f"{path}: eval {n} has a non-numeric field") from None
-    return points
-
-
-def read_run(run_dir: str | Path) -> RunRecord:
-    """Config, summary (None while the run is going) and eval curve of a run directory."""
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise RunError(f"{root}: not a directory")
-    summary_path = root / "summary.json"
-    summary = _read_json(summary_path) if summary_path.exists() else None
-    return RunRecord(root, _read_json(root / "config.json"), summary, read_evals(root))
+        curve = [
+            EvalRecord.from_json(dict(zip(EVAL_FIELDS, p, strict=True)), "eval") for p in points
+        ]
+    except RunDirError as err:
+        raise RunRejected(str(err)) from None
+    if any(b.samples < a.samples for a, b in zip(curve, curve[1:], strict=False)):
+        raise RunRejected("its curve goes back in samples")
+    return curve
 
 
 def config_key(config: dict[str, Any]) -> str:
@@ -228,7 +185,9 @@ class Store:
             self.conn.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except sqlite3.DatabaseError as err:
-            raise RunError(f"{self.path}: not a usable leaderboard database ({err})") from None
+            raise StoreError(f"{self.path}: not a usable leaderboard database ({err})") from None
+        except OSError as err:
+            raise StoreError(f"cannot open {self.path}: {err.strerror or err}") from None
 
     def __enter__(self) -> Store:
         return self
@@ -246,12 +205,17 @@ class Store:
         if not has_meta:
             return 0
         row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        if row is None:
+            return 0
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            raise StoreError(f"{self.path}: schema_version {row[0]!r} is not a number") from None
 
     def _migrate(self) -> None:
         version = self.schema_version()
         if version > SCHEMA_VERSION:
-            raise RunError(
+            raise StoreError(
                 f"{self.path}: schema v{version} is newer than this code's "
                 f"v{SCHEMA_VERSION}; update resd-bench"
             )
@@ -264,90 +228,69 @@ class Store:
                 )
 
     def add_run(self, run_dir: str | Path, label: str | None = None) -> StoredRun:
-        """Insert or update a finished run and its curve.
+        """Insert or update a finished run and its curve, after checking it (``check_run``).
 
         ``label`` names the row (e.g. ``resd[use_reflection=false]``); without one a run keeps
         the label it was stored with, else gets its learner's name.
         """
         rec = read_run(Path(run_dir).resolve())
         if label is None:
-            old = self.conn.execute(
-                "SELECT label FROM runs WHERE run_dir = ?", (str(rec.run_dir),)
-            ).fetchone()
-            label = old[0] if old else None
-        if not rec.finished:
-            raise RunError(
-                f"{rec.run_dir}: not finished (summary.json missing or 'finished' is "
-                "not true); only finished runs go on the leaderboard"
-            )
-        if not rec.evals:
-            raise RunError(f"{rec.run_dir}: evals.jsonl holds no evaluation")
-        s = rec.summary or {}
+            old = self._query("SELECT label FROM runs WHERE run_dir = ?", (str(rec.run_dir),))
+            label = old[0][0] if old else rec.summary.learner if rec.summary else ""
+        check_run(rec, label)
+        s = rec.summary
+        tokens = [s.tokens[k] for k in ("policy", "reflection", "curation")]
+        row = StoredRun(
+            run_dir=str(rec.run_dir),
+            env=s.env,
+            model=s.model,
+            learner=s.learner,
+            label=label,
+            config_key=config_key(rec.config),
+            seed=s.seed,
+            samples=s.samples,
+            final_success=s.final_success,
+            tokens=sum(tokens),
+            wall_seconds=s.wall_seconds,
+            curve=rec.evals,
+        )
         try:
-            tokens = s["tokens"]
-            row = StoredRun(
-                run_dir=str(rec.run_dir),
-                env=str(s["env"]),
-                model=str(s["model"]),
-                learner=str(s["learner"]),
-                label=label or str(s["learner"]),
-                config_key=config_key(rec.config),
-                seed=int(s["seed"]),
-                samples=int(s["samples"]),
-                final_success=float(s["final_success"]),
-                tokens=0,
-                wall_seconds=float(s["wall_seconds"]),
-                curve=rec.evals,
-            )
-            parts = [int(tokens.get(k, 0)) for k in ("policy", "reflection", "curation")]
-        except KeyError as err:
-            raise RunError(f"{rec.run_dir / 'summary.json'}: lacks {err}") from None
-        except (TypeError, ValueError, AttributeError) as err:
-            raise RunError(f"{rec.run_dir / 'summary.json'}: bad value ({err})") from None
-        row.tokens = sum(parts)
-        with self.conn:
-            self.conn.execute("DELETE FROM runs WHERE run_dir = ?", (row.run_dir,))
-            self.conn.execute(
-                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    row.run_dir,
-                    row.env,
-                    row.model,
-                    row.learner,
-                    row.label,
-                    row.config_key,
-                    row.seed,
-                    row.samples,
-                    row.final_success,
-                    *parts,
-                    row.wall_seconds,
-                    json.dumps(rec.config, sort_keys=True, default=str),
-                    json.dumps(s, sort_keys=True),
-                    datetime.now(UTC).isoformat(timespec="seconds"),
-                ),
-            )
-            self.conn.executemany(
-                "INSERT INTO points VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
+            with self.conn:
+                self.conn.execute("DELETE FROM runs WHERE run_dir = ?", (row.run_dir,))
+                self.conn.execute(
+                    "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         row.run_dir,
-                        i,
-                        p.step,
-                        p.samples,
-                        p.success_mean,
-                        p.success_best,
-                        p.progress_mean,
-                        p.valid_rate,
-                        p.k,
-                        p.n_tasks,
-                    )
-                    for i, p in enumerate(rec.evals)
-                ],
-            )
+                        row.env,
+                        row.model,
+                        row.learner,
+                        row.label,
+                        row.config_key,
+                        row.seed,
+                        row.samples,
+                        row.final_success,
+                        *tokens,
+                        row.wall_seconds,
+                        json.dumps(rec.config, sort_keys=True, default=str),
+                        json.dumps(s.to_json(), sort_keys=True),
+                        datetime.now(UTC).isoformat(timespec="seconds"),
+                    ),
+                )
+                self.conn.executemany(
+                    f"INSERT INTO points VALUES (?,?,{','.join('?' * len(EVAL_FIELDS))})",
+                    [
+                        (row.run_dir, i, *(getattr(p, f) for f in EVAL_FIELDS))
+                        for i, p in enumerate(rec.evals)
+                    ],
+                )
+        except sqlite3.Error as err:  # disk full, read-only file, locked database
+            raise StoreError(f"{self.path}: cannot store {row.run_dir} ({err})") from None
         return row
 
     def runs(self, env: str | None = None, model: str | None = None) -> list[StoredRun]:
-        """Stored runs with their curves, optionally only one env and/or model."""
+        """Stored runs with their curves, optionally only one env and/or model. A stored row
+        that cannot be tabulated (``check_stored``) is left out with a one-line warning on
+        stderr, so one bad row never stops the table."""
         where, args = [], []
         for col, val in (("env", env), ("model", model)):
             if val is not None:
@@ -360,16 +303,26 @@ class Store:
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY env, model, label, seed, run_dir"
         )
-        out = [StoredRun(*r) for r in self.conn.execute(sql, args)]
-        for run in out:
-            run.curve = [
-                EvalPoint(*p)
-                for p in self.conn.execute(
-                    f"SELECT {', '.join(EVAL_FIELDS)} FROM points WHERE run_dir = ? ORDER BY idx",
-                    (run.run_dir,),
-                )
-            ]
-        return out
+        good = []
+        for row in self._query(sql, args):
+            run = StoredRun(*row)
+            points = self._query(
+                f"SELECT {', '.join(EVAL_FIELDS)} FROM points WHERE run_dir = ? ORDER BY idx",
+                (run.run_dir,),
+            )
+            try:
+                run.curve = check_stored(run, points)
+            except RunRejected as err:
+                print(f"warning: skipped stored run {run.run_dir!r}: {err}", file=sys.stderr)
+                continue
+            good.append(run)
+        return good
+
+    def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as err:
+            raise StoreError(f"{self.path}: unreadable ({err})") from None
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0])

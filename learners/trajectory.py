@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 Conversation = list[dict[str, str]]
 
@@ -49,14 +48,6 @@ class Episode:
 
     def generated_tokens(self) -> int:
         return sum(len(t.completion_ids) for t in self.turns)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Episode:
-        turns = [Turn(**t) for t in data.get("turns", [])]
-        return cls(**{**data, "turns": turns})
 
 
 Group = list[Episode]

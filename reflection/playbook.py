@@ -4,19 +4,19 @@ A bullet renders as one line ``[slug-00042] helpful=H harmful=D :: text`` under 
 header (``## STRATEGIES & INSIGHTS``). Ids are stable: the number is a playbook-wide counter
 that never reuses a value, and the slug comes from the section. ``Playbook.parse`` reads the
 rendered text back (exact round trip); ``save``/``load`` keep the full state (steps, neutral
-counts, id counter) as JSON written atomically.
+counts, id counter) as JSON, written by the run directory's atomic writer.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rundir import read_json_object, write_json_atomic
 
 # The ACE sections with the slug used in bullet ids.
 ACE_SECTIONS: tuple[tuple[str, str], ...] = (
@@ -234,30 +234,13 @@ class Playbook:
         return {b.id: [b.helpful, b.harmful] for b in self.bullets.values()}
 
     def save(self, path: str | os.PathLike) -> None:
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=1, ensure_ascii=False))
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Playbook:
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        return cls.from_dict(read_json_object(Path(path)))
 
 
 def _keep_priority(b: Bullet) -> tuple[int, int, int, int]:
     last = b.last_used if b.last_used is not None else -1
     return (b.value, last, b.created_step, int(_ID.match(b.id).group("num")))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a file so that a crash leaves either the old or the new content, never a mix:
-    write a temp file in the same folder, fsync it, then ``os.replace`` it over the target."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,6 +14,7 @@ from pathlib import Path
 from reflection.pipeline import PROBLEM_COUNTS
 from reflection.playbook import Playbook
 from reflection.recorder import PLAYBOOK_FILE, playbook_at, read_history
+from rundir import RunDirError
 
 
 def step_lines(rec: dict) -> list[str]:
@@ -50,6 +51,18 @@ def step_lines(rec: dict) -> list[str]:
     return lines
 
 
+def chosen_playbook(run: Path, step: int | None) -> tuple[Playbook, str]:
+    """The playbook to show and its title; a one-line ``RunDirError`` when there is none."""
+    if step is not None:
+        pb = playbook_at(run, step)
+        if pb is None:
+            raise RunDirError(f"no history record at or before step {step}")
+        return pb, f"playbook after step {step}"
+    if not (run / PLAYBOOK_FILE).is_file():
+        raise RunDirError(f"no {PLAYBOOK_FILE} in {run}")
+    return Playbook.load(run / PLAYBOOK_FILE), "playbook (latest)"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m reflection.show", description=__doc__)
     ap.add_argument("run_dir")
@@ -60,22 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     if not run.is_dir():
         print(f"error: {run} is not a directory", file=sys.stderr)
         return 2
-    records, bad = read_history(run)
-    if args.step is not None:
-        pb = playbook_at(run, args.step)
-        if pb is None:
-            print(f"error: no history record at or before step {args.step}", file=sys.stderr)
-            return 2
-        title = f"playbook after step {args.step}"
-    elif (run / PLAYBOOK_FILE).is_file():
-        try:
-            pb = Playbook.load(run / PLAYBOOK_FILE)
-        except (ValueError, KeyError, TypeError) as e:
-            print(f"error: {run / PLAYBOOK_FILE} is unreadable: {e}", file=sys.stderr)
-            return 2
-        title = "playbook (latest)"
-    else:
-        print(f"error: no {PLAYBOOK_FILE} in {run}", file=sys.stderr)
+    try:
+        records = read_history(run)
+        pb, title = chosen_playbook(run, args.step)
+    except RunDirError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (KeyError, TypeError, ValueError) as e:  # a playbook.json of the wrong shape
+        print(f"error: {run / PLAYBOOK_FILE} is unreadable: {e}", file=sys.stderr)
         return 2
     print(f"== {title}: {len(pb)} bullets ==")
     print(pb.render() or "(empty)")
@@ -84,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         for rec in records:
             if args.step is None or rec["step"] <= args.step:
                 print("\n".join(step_lines(rec)))
-        if bad:
-            print(f"({bad} unreadable history lines skipped)")
     return 0
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.plots import plot_comparison, plot_run, seed_band
-from leaderboard.store import RunError
+from rundir import EVALS, RunDirError
 from tests.leaderboard.rundirs import write_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -18,8 +18,8 @@ def test_plot_run_writes_png_even_while_running(tmp_path):
     assert data.startswith(PNG_MAGIC) and len(data) > 5000
     other = plot_run(run, tmp_path / "elsewhere" / "c.png")
     assert other.read_bytes().startswith(PNG_MAGIC)
-    (run / "evals.jsonl").write_text("")
-    with pytest.raises(RunError, match="no evaluation"):
+    (run / EVALS).write_text("")
+    with pytest.raises(RunDirError, match="no evaluation"):
         plot_run(run)
 
 
@@ -42,5 +42,5 @@ def test_plot_comparison(tmp_path):
     }
     png = plot_comparison(groups, tmp_path / "out" / "compare.png")
     assert png.read_bytes().startswith(PNG_MAGIC)
-    with pytest.raises(RunError):
+    with pytest.raises(RunDirError):
         plot_comparison({"resd": []}, tmp_path / "x.png")

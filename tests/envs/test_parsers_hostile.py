@@ -1,9 +1,9 @@
 """Every environment's action parser takes any string: no exception escapes, ever.
 
 Properties over hypothesis strings (lone surrogates, control characters, deep nesting, runs of
-a thousand brackets): the bracketed-answer extractor, Wordle, Mastermind and the secret word
-through ``step``, the tape DSL parser and program extraction, and the bouncing-balls source
-extraction and check (its ``step`` runs the sandbox, so only the parsing side is drawn here).
+a thousand brackets): the bracketed-answer extractor; Wordle, Mastermind, the secret word and
+XBRL tagging through ``step``; the tape DSL parser and program extraction; the bouncing-balls
+source extraction and check (its ``step`` runs the sandbox, so only the parsing is drawn here).
 """
 
 from __future__ import annotations
@@ -34,15 +34,15 @@ def test_extract_bracketed_and_echo_take_any_string(text):
 
 @pytest.fixture(scope="module")
 def games():
-    """One env per guessing game; each example resets it, so state never leaks across."""
-    return {name: envs.make(name) for name in ("wordle", "mastermind", "secret")}
+    """One env per answer-in-text game; each example resets it, so state never leaks across."""
+    return {name: envs.make(name) for name in ("wordle", "mastermind", "secret", "xbrl")}
 
 
 @FAST
 @given(hostile_text)
 @example(DEEP)
 @example(SURROGATES)
-def test_guessing_games_step_on_any_string(games, text):
+def test_text_games_step_on_any_string(games, text):
     for env in games.values():
         env.reset(seed=0)
         _, reward, terminated, truncated, info = env.step(text)

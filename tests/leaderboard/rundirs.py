@@ -1,10 +1,12 @@
-"""Synthetic run directories in the runner's documented layout (test data, not results)."""
+"""Synthetic run directories written through ``rundir`` (test data, not results)."""
 
 from __future__ import annotations
 
-import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
+
+from rundir import CONFIG, SUMMARY, EvalRecord, RunDir, SummaryRecord, UpdateRecord
 
 
 def write_run(
@@ -15,14 +17,14 @@ def write_run(
     model: str = "tiny-random",
     seed: int = 0,
     curve: Sequence[tuple[int, float]] = ((0, 0.0), (8, 0.25), (16, 0.5)),
-    final_success: float | None = None,
     tokens: tuple[int, int, int] = (100, 20, 5),
     wall_seconds: float = 10.0,
     finished: bool = True,
     learner_config: dict | None = None,
 ) -> Path:
-    """Write config.json, evals.jsonl (best@k = mean + 0.1, capped), updates/episodes, summary."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """A fresh run directory (anything there before is replaced): config.json, evals.jsonl
+    (best@k = mean + 0.1, capped), updates.jsonl and, when finished, summary.json."""
+    shutil.rmtree(run_dir, ignore_errors=True)
     config = {
         "env": env,
         "env_knobs": {},
@@ -39,40 +41,39 @@ def write_run(
         "versions": {"python": "3.11", "torch": "2.13", "transformers": "5.24"},
         "git_commit": f"commit-of-seed-{seed}",
     }
-    (run_dir / "config.json").write_text(json.dumps(config))
-    evals = [
-        {
-            "step": i,
-            "samples": s,
-            "success_mean": y,
-            "success_best": min(1.0, y + 0.1),
-            "progress_mean": min(1.0, y + 0.2),
-            "valid_rate": 1.0,
-            "k": 2,
-            "n_tasks": 4,
-        }
-        for i, (s, y) in enumerate(curve)
-    ]
-    (run_dir / "evals.jsonl").write_text("".join(json.dumps(e) + "\n" for e in evals))
-    (run_dir / "updates.jsonl").write_text(
-        "".join(
-            json.dumps({"step": i, "samples": s, "loss": 0.1}) + "\n"
-            for i, (s, _) in enumerate(curve[1:], 1)
-        )
-    )
-    (run_dir / "episodes.jsonl").write_text(json.dumps({"success": False}) + "\n")
-    if finished:
-        summary = {
-            "env": env,
-            "learner": learner,
-            "model": model,
-            "seed": seed,
-            "samples": curve[-1][0],
-            "final_success": curve[-1][1] if final_success is None else final_success,
-            "tokens": dict(zip(("policy", "reflection", "curation"), tokens, strict=True)),
-            "wall_seconds": wall_seconds,
-            "phases": {"rollout": wall_seconds},
-            "finished": True,
-        }
-        (run_dir / "summary.json").write_text(json.dumps(summary))
+    out = RunDir.create(run_dir)
+    try:
+        out.write_json(CONFIG, config)
+        for i, (samples, success) in enumerate(curve):
+            out.append(
+                EvalRecord(
+                    step=i,
+                    samples=samples,
+                    success_mean=success,
+                    success_best=min(1.0, success + 0.1),
+                    progress_mean=min(1.0, success + 0.2),
+                    valid_rate=1.0,
+                    k=2,
+                    n_tasks=4,
+                )
+            )
+        for i, (samples, _) in enumerate(curve[1:]):
+            out.append(UpdateRecord(i, samples, 0.0, samples, 10, {"loss": 0.1}))
+        if finished:
+            summary = SummaryRecord(
+                env=env,
+                learner=learner,
+                model=model,
+                seed=seed,
+                samples=curve[-1][0],
+                steps=len(curve) - 1,
+                final_success=curve[-1][1],
+                initial_success=curve[0][1],
+                tokens=dict(zip(("policy", "reflection", "curation"), tokens, strict=True), eval=0),
+                wall_seconds=wall_seconds,
+                phases={"generate": wall_seconds},
+            )
+            out.write_json(SUMMARY, summary.to_json())
+    finally:
+        out.close()
     return run_dir

@@ -16,6 +16,7 @@ from reflection import (
     read_history,
 )
 from reflection.show import main as show_main
+from rundir import PLAYBOOK_HISTORY, RunDir, RunDirError
 
 FAIL_1 = Attempt(
     "Guess the 5-letter word.",
@@ -157,11 +158,13 @@ def test_state_dict_resume_is_deterministic():
 
 def test_recorder_and_show(tmp_path, capsys):
     pipe = ReflectionPipeline(scripted(), ReflectionConfig(frequency=2), seeded_playbook())
-    rec = PlaybookRecorder(tmp_path / "run")
+    run_dir = RunDir.create(tmp_path / "run")
+    rec = PlaybookRecorder(run_dir)
     for step in (1, 2, 3):
         rec.record(pipe.update(step, [FAIL_1, WIN, FAIL_2]), pipe.playbook)
-    records, bad = read_history(tmp_path / "run")
-    assert [r["step"] for r in records] == [1, 2, 3] and bad == 0
+    run_dir.close()
+    records = read_history(tmp_path / "run")
+    assert [r["step"] for r in records] == [1, 2, 3]
     assert Playbook.load(tmp_path / "run" / "playbook.json").to_dict() == pipe.playbook.to_dict()
     at1 = playbook_at(tmp_path / "run", 1)
     assert at1.bullets["str-00001"].harmful == 1 and "err-00003" in at1
@@ -178,8 +181,13 @@ def test_recorder_and_show(tmp_path, capsys):
     assert "playbook after step 1" in capsys.readouterr().out
     assert show_main([str(tmp_path / "nope")]) == 2
 
-    with open(tmp_path / "run" / "playbook_history.jsonl", "a") as f:
-        f.write('{"step": 4, "added": [tor')  # a torn line from a crash
-    assert read_history(tmp_path / "run")[1] == 1
-    rec.truncate_after(2)
-    assert [r["step"] for r in read_history(tmp_path / "run")[0]] == [1, 2]
+    history = tmp_path / "run" / PLAYBOOK_HISTORY
+    with open(history, "a") as f:
+        f.write('{"step": 4, "added": [tor')  # a torn last line: a write in progress or a crash
+    assert [r["step"] for r in read_history(tmp_path / "run")] == [1, 2, 3]
+    lines = history.read_text().splitlines(keepends=True)
+    history.write_text(lines[0] + lines[1].replace('"step":2', '"step":7') + lines[2])
+    with pytest.raises(RunDirError, match="playbook_history.jsonl:2: checksum mismatch"):
+        read_history(tmp_path / "run")
+    assert show_main([str(tmp_path / "run")]) == 2
+    assert "checksum mismatch" in capsys.readouterr().err

@@ -1,11 +1,11 @@
 """Playbook: ids, ACE text round trip, token budget, atomic JSON persistence."""
 
-import json
 import os
 
 import pytest
 
-from reflection.playbook import Playbook, approx_tokens, atomic_write_text
+from reflection.playbook import Playbook, approx_tokens
+from rundir import RunDirError
 
 
 def sample() -> Playbook:
@@ -108,19 +108,12 @@ def test_atomic_save_survives_crash(tmp_path, monkeypatch, fail_at):
         raise OSError("simulated crash")
 
     monkeypatch.setattr(os, fail_at, crash)
-    with pytest.raises(OSError):
+    with pytest.raises(RunDirError, match="simulated crash"):
         new.save(path)
     monkeypatch.undo()
     assert path.read_text() == before
     assert Playbook.load(path).to_dict() == old.to_dict()
     assert [p.name for p in tmp_path.iterdir()] == ["playbook.json"]
-
-
-def test_atomic_write_text_replaces(tmp_path):
-    path = tmp_path / "f.json"
-    atomic_write_text(path, json.dumps([1]))
-    atomic_write_text(path, json.dumps([2]))
-    assert json.loads(path.read_text()) == [2]
 
 
 def test_custom_sections():

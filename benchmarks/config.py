@@ -14,18 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import envs
+
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DEFAULT_PRESET = "cpu"
-
-# Completion lengths that fit each environment's answer format (override with --max-new-tokens).
-MAX_NEW_TOKENS = {
-    "secret": 8,
-    "wordle": 16,
-    "mastermind": 16,
-    "tape": 320,
-    "bouncing": 400,
-    "xbrl": 160,  # three [k: Label] entries at the default preset: 132 bytes at most
-}
 
 
 class RunConfigError(ValueError):
@@ -50,7 +42,7 @@ class RunConfig:
     eval_k: int = 4
     temperature: float = 1.0
     top_p: float = 1.0
-    max_new_tokens: int | None = None  # None: the environment's default
+    max_new_tokens: int | None = None  # None: the environment's spec says
     eval_temperature: float = 1.0
     threads: int | None = None  # torch CPU threads (None: torch's default)
     preset: str | None = None
@@ -75,7 +67,9 @@ class RunConfig:
                 raise RunConfigError(f"{name}={getattr(self, name)!r} is invalid: expected >= 0")
 
     def new_tokens(self) -> int:
-        return self.max_new_tokens or MAX_NEW_TOKENS.get(self.env, 64)
+        """The completion cap per turn: ``max_new_tokens`` if given, else what the
+        environment's spec declares (``envs.answer_tokens``)."""
+        return self.max_new_tokens or envs.answer_tokens(self.env)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -196,11 +196,7 @@ class Run:
         self.dir: RunDir | None = None
         if config.threads:
             torch.set_num_threads(config.threads)
-        knobs = (
-            envs.resolve_knobs(config.env, config.env_preset, **config.env_knobs)
-            if not config.env.startswith("textarena/")
-            else dict(config.env_knobs)
-        )
+        knobs = envs.resolve_knobs(config.env, config.env_preset, **config.env_knobs)
         envs.make(config.env, **knobs)  # fail fast on a bad knob, before loading a model
         self.make_env = lambda: envs.make(config.env, **knobs)
         self.learner_config = learners.default_config(config.learner, config.learner_set)

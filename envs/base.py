@@ -16,15 +16,22 @@ environments interchangeable for the learners and the runner:
 
 Game rules end an episode with ``terminated`` (won, or lost by the rules); spending the turn
 budget (``max_turns`` actions, invalid ones included) ends it with ``truncated``.
+
+Knobs (difficulty settings) are declared once per environment, as a ``KNOBS`` table of
+``Knob`` entries: the table validates the keyword arguments, stores them on the instance and
+reports them through ``knobs()`` (which the task id hashes), and its ``doc`` strings are the
+knobs' documentation.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 from gymnasium import spaces
@@ -70,7 +77,52 @@ class Outcome:
     done: bool = False  # the rules end the episode (won or lost)
 
 
-def check_knob(name: str, value: Any, allowed: Any) -> None:
+@dataclass(frozen=True)
+class Interval:
+    """A closed interval of real numbers a knob may take; the value is stored as a float."""
+
+    low: float
+    high: float
+
+
+# What a Knob accepts: integers in a range, reals in an Interval, one of a collection of values,
+# or a function of the knobs checked before it that returns one of those.
+Allowed = range | Interval | Collection[Any] | Callable[[Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One difficulty knob: its name, default, allowed values and meaning, written once.
+
+    A ``default`` of ``None`` means "derived from other knobs" (the environment fills it in,
+    and its ``doc`` says how); ``None`` is then accepted as a value. ``attribute`` names the
+    instance attribute that holds the value when it is not the knob's name (``turns`` is kept
+    as ``max_turns``, the base class's turn budget).
+    """
+
+    name: str
+    default: Any
+    allowed: Allowed
+    doc: str
+    attribute: str = ""
+
+    @property
+    def stored_as(self) -> str:
+        return self.attribute or self.name
+
+    def check(self, value: Any, earlier: Mapping[str, Any]) -> Any:
+        """The value to store, or a one-line ``KnobError``; ``earlier`` holds the knobs checked
+        before this one (for an ``allowed`` that depends on them)."""
+        if value is None and self.default is None:
+            return None
+        allowed = self.allowed(earlier) if callable(self.allowed) else self.allowed
+        if isinstance(allowed, Interval):
+            return check_number(self.name, value, allowed.low, allowed.high)
+        check_knob(self.name, value, allowed)
+        return value
+
+
+def check_knob(name: str, value: Any, allowed: range | Collection[Any]) -> None:
     """Raise a one-line ``KnobError`` unless ``value`` is in ``allowed`` (a range or a set)."""
     if isinstance(allowed, range):
         ok = isinstance(value, int) and not isinstance(value, bool) and value in allowed
@@ -82,6 +134,27 @@ def check_knob(name: str, value: Any, allowed: Any) -> None:
         else:
             shown = "one of " + ", ".join(repr(a) for a in sorted(allowed, key=str))
         raise KnobError(f"knob {name}={value!r} is out of range: expected {shown}")
+
+
+def check_number(name: str, value: Any, low: float, high: float) -> float:
+    """``value`` as a float, or a one-line ``KnobError`` unless it is a real in [low, high]."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (number and math.isfinite(value) and low <= value <= high):
+        raise KnobError(
+            f"knob {name}={value!r} is out of range: expected a number in [{low:g}, {high:g}]"
+        )
+    return float(value)
+
+
+def unknown_knobs(owner: str, given: Iterable[str], valid: Iterable[str]) -> KnobError | None:
+    """The one-line error for knob names ``owner`` does not have, or ``None`` if all are known."""
+    valid = list(valid)
+    unknown = sorted(set(given) - set(valid))
+    if not unknown:
+        return None
+    return KnobError(
+        f"unknown knob(s) {', '.join(unknown)} for {owner}; valid knobs: " + ", ".join(valid)
+    )
 
 
 def echo(action: str) -> str:
@@ -119,15 +192,19 @@ def extract_bracketed(action: str) -> tuple[str | None, str]:
 class TextEnv(gym.Env[str, str], ABC):
     """Base class: subclasses implement ``_new_task``, ``_intro`` and ``_play``.
 
-    Subclasses may also override ``hindsight`` to give notes on a finished episode (used by
-    the oracle reflector), and must set ``max_turns`` in ``__init__``.
+    Subclasses declare their knobs in ``KNOBS`` (the constructor's keyword arguments: checked,
+    then stored on the instance before the subclass's own ``__init__`` code runs), set the turn
+    budget ``max_turns`` (a class attribute, a knob stored as ``max_turns``, or in
+    ``__init__``), and may override ``hindsight`` to give notes on a finished episode (used by
+    the oracle reflector).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 1}
+    KNOBS: ClassVar[tuple[Knob, ...]] = ()
     max_turns: int = 1
     eval_share: float = DEFAULT_EVAL_SHARE  # share of the task space held out for evaluation
 
-    def __init__(self, render_mode: str | None = None) -> None:
+    def __init__(self, render_mode: str | None = None, **knobs: Any) -> None:
         self.observation_space = AnyText(max_length=4096)
         self.action_space = AnyText(max_length=64)
         self.render_mode = render_mode
@@ -138,6 +215,17 @@ class TextEnv(gym.Env[str, str], ABC):
         self._done = True
         self._last_obs = ""
         self.history: list[tuple[str, Outcome]] = []
+        self._set_knobs(knobs)
+
+    def _set_knobs(self, given: Mapping[str, Any]) -> None:
+        """Check ``given`` against ``KNOBS`` (defaults filling the gaps) and store each value."""
+        error = unknown_knobs(type(self).__name__, given, (k.name for k in self.KNOBS))
+        if error is not None:
+            raise error
+        checked: dict[str, Any] = {}
+        for knob in self.KNOBS:
+            checked[knob.name] = knob.check(given.get(knob.name, knob.default), checked)
+            setattr(self, knob.stored_as, checked[knob.name])
 
     # -- subclass hooks -------------------------------------------------------------------------
     @abstractmethod
@@ -158,7 +246,7 @@ class TextEnv(gym.Env[str, str], ABC):
 
     def knobs(self) -> dict[str, Any]:
         """The difficulty settings of this instance (part of the task id)."""
-        return {}
+        return {k.name: getattr(self, k.stored_as) for k in self.KNOBS}
 
     def split_key(self, task: Any) -> str:
         """What the evaluation split holds out; by default the whole task (override to hold

@@ -4,7 +4,8 @@ A game has a secret, a number of guesses, and per-guess marks. This base class o
 games have in common: parsing the bracketed answer, the treatment of invalid guesses
 (``invalid="retry"`` costs a turn but no guess, ``"penalty"`` also costs a guess, ``"end"``
 ends the game), repeated guesses, the guess counter, partial credit (best guess so far), and
-revealing the secret when the game is lost.
+revealing the secret when the game is lost. The knobs every such game has (``guesses``,
+``invalid``, ``max_turns``) are declared here for the games' ``KNOBS`` tables.
 """
 
 from __future__ import annotations
@@ -13,9 +14,29 @@ from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from envs.base import Outcome, TextEnv, check_knob, echo, extract_bracketed
+from envs.base import Knob, Outcome, TextEnv, echo, extract_bracketed
 
 INVALID_POLICIES = ("retry", "penalty", "end")
+MAX_TURNS_LIMIT = 200
+
+
+def guesses_knob(default: int) -> Knob:
+    """The number of guesses, with a game's own default."""
+    return Knob("guesses", default, range(1, 31), "guesses per game")
+
+
+INVALID_KNOB = Knob(
+    "invalid",
+    "retry",
+    INVALID_POLICIES,
+    "what an invalid answer costs: retry (a turn), penalty (a turn and a guess), end (the game)",
+)
+MAX_TURNS_KNOB = Knob(
+    "max_turns",
+    None,
+    lambda knobs: range(knobs["guesses"], MAX_TURNS_LIMIT + 1),
+    "actions per episode, invalid ones included (default: 2 x guesses)",
+)
 
 
 @dataclass(frozen=True)
@@ -29,19 +50,16 @@ class Scored:
 
 
 class GuessingGame(TextEnv):
-    """Base for games where the player guesses a secret and gets marks back."""
+    """Base for games where the player guesses a secret and gets marks back.
 
-    def __init__(
-        self, guesses: int, invalid: str, max_turns: int | None, render_mode: str | None
-    ) -> None:
-        super().__init__(render_mode=render_mode)
-        check_knob("guesses", guesses, range(1, 31))
-        check_knob("invalid", invalid, INVALID_POLICIES)
-        if max_turns is not None:
-            check_knob("max_turns", max_turns, range(guesses, 201))
-        self.guesses = guesses
-        self.invalid = invalid
-        self.max_turns = max_turns if max_turns is not None else 2 * guesses
+    A game's ``KNOBS`` include ``guesses_knob(default)``, ``INVALID_KNOB`` and
+    ``MAX_TURNS_KNOB`` (after ``guesses``, which bounds it).
+    """
+
+    def __init__(self, render_mode: str | None = None, **knobs: Any) -> None:
+        super().__init__(render_mode, **knobs)
+        if self.max_turns is None:
+            self.max_turns = 2 * self.guesses
         self.scored: list[Scored] = []
 
     # -- game-specific hooks --------------------------------------------------------------------

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
-from envs.base import check_knob
-from envs.guessing import GuessingGame, Scored
+from envs.base import Knob, KnobError
+from envs.guessing import INVALID_KNOB, MAX_TURNS_KNOB, GuessingGame, Scored, guesses_knob
 
 Code = tuple[int, ...]
 
@@ -29,38 +30,22 @@ def pegs(guess: Code, secret: Code) -> tuple[int, int]:
 class Mastermind(GuessingGame):
     """Guess a hidden colour code; feedback gives exact and colour-only counts."""
 
-    def __init__(
-        self,
-        code_length: int = 4,
-        colours: int = 6,
-        repeats: bool = True,
-        guesses: int = 10,
-        invalid: str = "retry",
-        max_turns: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(guesses, invalid, max_turns, render_mode)
-        check_knob("code_length", code_length, range(2, 9))
-        check_knob("colours", colours, range(2, 10))
-        check_knob("repeats", repeats, (False, True))
-        if not repeats and colours < code_length:
-            raise ValueError(
-                f"knob colours={colours} is out of range: without repeats it must be at least "
-                f"code_length={code_length}"
-            )
-        self.code_length = code_length
-        self.colours = colours
-        self.repeats = repeats
+    KNOBS = (
+        Knob("code_length", 4, range(2, 9), "pegs in the code"),
+        Knob("colours", 6, range(2, 10), "colours a peg can have (digits 1..colours)"),
+        Knob("repeats", True, (False, True), "whether a colour may appear twice in the code"),
+        guesses_knob(10),
+        INVALID_KNOB,
+        MAX_TURNS_KNOB,
+    )
 
-    def knobs(self) -> dict:
-        return {
-            "code_length": self.code_length,
-            "colours": self.colours,
-            "repeats": self.repeats,
-            "guesses": self.guesses,
-            "invalid": self.invalid,
-            "max_turns": self.max_turns,
-        }
+    def __init__(self, render_mode: str | None = None, **knobs: Any) -> None:
+        super().__init__(render_mode, **knobs)
+        if not self.repeats and self.colours < self.code_length:
+            raise KnobError(
+                f"knob colours={self.colours} is out of range: without repeats it must be at "
+                f"least code_length={self.code_length}"
+            )
 
     @property
     def secret(self) -> Code:

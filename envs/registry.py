@@ -5,24 +5,35 @@ named preset of knobs, and knob overrides. Every built-in is also registered wit
 ``resd/<Name>-v0``. Third-party packages add environments without editing this repository by
 declaring an entry point in the group ``resd_bench.envs``; its value is either an environment
 class or a zero-argument function that calls ``register(...)`` itself.
+
+A spec carries, besides how to build the environment, what a run needs to know about it
+(Gymnasium keeps ``max_episode_steps`` on its spec the same way): ``max_new_tokens``, the
+longest answer a model may write per turn, in tokens. An environment declares it in
+``register(..., max_new_tokens=N)`` or as a class attribute ``max_new_tokens = N`` (how an
+entry-point class says it); one that declares nothing gets ``DEFAULT_MAX_NEW_TOKENS`` and a
+one-line warning.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata
 import inspect
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gymnasium as gym
 
-from envs.base import KnobError, TextEnv
+from envs.base import KnobError, TextEnv, unknown_knobs
 
 ENTRY_POINT_GROUP = "resd_bench.envs"
 GYM_NAMESPACE = "resd"
+# The answer length of an environment that declares none (a plugin's omission, warned about).
+DEFAULT_MAX_NEW_TOKENS = 64
 
 
 class UnknownEnvironmentError(KeyError):
@@ -32,15 +43,26 @@ class UnknownEnvironmentError(KeyError):
         return str(self.args[0])
 
 
+class UndeclaredAnswerLength(UserWarning):
+    """An environment does not say how long its answers are (it gets the default)."""
+
+
 @dataclass(frozen=True)
 class EnvSpec:
-    """How to build one named environment."""
+    """How to build one named environment, and what a run needs to know about it.
+
+    ``max_new_tokens``: the longest answer a model may write per turn, in tokens (fits the
+    answer format of the default preset; the runner's ``--max-new-tokens`` overrides it).
+    ``None`` means undeclared: ``answer_tokens()`` then reads the class attribute of the same
+    name, else falls back to ``DEFAULT_MAX_NEW_TOKENS`` with a warning.
+    """
 
     name: str
     entry_point: Callable[..., TextEnv] | str
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     description: str = ""
     gym_id: str | None = None
+    max_new_tokens: int | None = None
 
     def load(self) -> Callable[..., TextEnv]:
         if callable(self.entry_point):
@@ -48,10 +70,26 @@ class EnvSpec:
         module, _, attr = self.entry_point.partition(":")
         return getattr(importlib.import_module(module), attr)
 
+    def answer_tokens(self) -> int:
+        """The per-turn answer length this environment declares (see the class docstring)."""
+        if self.max_new_tokens is not None:
+            return self.max_new_tokens
+        declared = getattr(self.load(), "max_new_tokens", None)
+        if isinstance(declared, int) and declared > 0:
+            return declared
+        warnings.warn(
+            f"environment {self.name!r} declares no max_new_tokens; answers are capped at "
+            f"{DEFAULT_MAX_NEW_TOKENS} tokens (declare it in register() or on the class)",
+            UndeclaredAnswerLength,
+            stacklevel=2,
+        )
+        return DEFAULT_MAX_NEW_TOKENS
+
 
 _REGISTRY: dict[str, EnvSpec] = {}
-# Prefix factories build families of environments on demand, e.g. "textarena/<GameId>".
-_PREFIXES: dict[str, Callable[..., TextEnv]] = {}
+# Families of environments built on demand, e.g. "textarena/<GameId>": the prefix's spec, whose
+# entry point takes the rest of the name as its first argument.
+_PREFIXES: dict[str, EnvSpec] = {}
 _plugins_loaded = False
 
 
@@ -62,13 +100,14 @@ def register(
     presets: dict[str, dict[str, Any]] | None = None,
     description: str = "",
     gym_id: str | None = None,
+    max_new_tokens: int | None = None,
 ) -> EnvSpec:
     """Register an environment under ``name`` (and with Gymnasium when ``gym_id`` is given).
 
     ``presets`` maps preset names to knob dictionaries; ``"default"`` is used when ``make`` is
-    called without a preset.
+    called without a preset. ``max_new_tokens`` is the per-turn answer length (see ``EnvSpec``).
     """
-    spec = EnvSpec(name, entry_point, dict(presets or {}), description, gym_id)
+    spec = EnvSpec(name, entry_point, dict(presets or {}), description, gym_id, max_new_tokens)
     _REGISTRY[name] = spec
     if gym_id is not None and gym_id not in gym.registry:
         defaults = spec.presets.get("default", {})
@@ -76,9 +115,18 @@ def register(
     return spec
 
 
-def register_prefix(prefix: str, factory: Callable[..., TextEnv]) -> None:
-    """Route every name starting with ``prefix`` to ``factory(rest_of_name, **knobs)``."""
-    _PREFIXES[prefix] = factory
+def register_prefix(
+    prefix: str,
+    factory: Callable[..., TextEnv],
+    *,
+    description: str = "",
+    max_new_tokens: int | None = None,
+) -> None:
+    """Route every name starting with ``prefix`` to ``factory(rest_of_name, **knobs)``; the
+    family's ``max_new_tokens`` holds for each of its environments."""
+    _PREFIXES[prefix] = EnvSpec(
+        prefix, factory, description=description, max_new_tokens=max_new_tokens
+    )
 
 
 def _load_plugins() -> None:
@@ -102,6 +150,11 @@ def list_envs() -> list[str]:
 
 
 def get_spec(name: str) -> EnvSpec:
+    """The spec of a registered name, or of one member of a prefix family (built on the fly)."""
+    for prefix, family in _PREFIXES.items():
+        if name.startswith(prefix):
+            factory = functools.partial(family.load(), name[len(prefix) :])
+            return replace(family, name=name, entry_point=factory)
     _load_plugins()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=1)
@@ -124,22 +177,32 @@ def resolve_knobs(name: str, preset: str | None = None, **knobs: Any) -> dict[st
     return resolved
 
 
+def answer_tokens(name: str) -> int:
+    """The per-turn answer length environment ``name`` declares (see ``EnvSpec``)."""
+    return get_spec(name).answer_tokens()
+
+
+def knob_names(constructor: Callable[..., TextEnv]) -> list[str] | None:
+    """The knobs a constructor takes: its ``KNOBS`` table, else its keyword parameters
+    (``None`` when it takes any keyword, as a prefix family's factory does)."""
+    table = getattr(constructor, "KNOBS", ())
+    if isinstance(constructor, type) and table:
+        return [k.name for k in table]
+    params = inspect.signature(constructor).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    return [p for p in params if p != "render_mode"]
+
+
 def make(name: str, *, preset: str | None = None, **knobs: Any) -> TextEnv:
     """Build the environment ``name`` with a named preset and knob overrides."""
-    for prefix, factory in _PREFIXES.items():
-        if name.startswith(prefix):
-            return factory(name[len(prefix) :], **knobs)
     spec = get_spec(name)
     resolved = resolve_knobs(name, preset, **knobs)
     constructor = spec.load()
-    params = inspect.signature(constructor).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(resolved) - set(params))
-        if unknown:
-            valid = ", ".join(p for p in params if p != "render_mode")
-            raise KnobError(
-                f"unknown knob(s) {', '.join(unknown)} for {name}; valid knobs: {valid}"
-            )
+    valid = knob_names(constructor)
+    error = None if valid is None else unknown_knobs(name, resolved, valid)
+    if error is not None:
+        raise error
     env = constructor(**resolved)
     if spec.gym_id is not None:
         env.spec = gym.spec(spec.gym_id)

@@ -11,9 +11,11 @@ task reaches the weights, so evaluation asks the same tasks as training.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from envs.base import Outcome, TextEnv, check_knob, echo, extract_bracketed
+from envs.base import Knob, Outcome, TextEnv, echo, extract_bracketed
 
 WORDS = ("cat", "dog", "sun", "owl", "fox", "bee", "elk", "ant", "cow", "pig", "hen", "emu")
 
@@ -21,21 +23,18 @@ WORDS = ("cat", "dog", "sun", "owl", "fox", "bee", "elk", "ant", "cow", "pig", "
 class SecretWord(TextEnv):
     """Name the secret word of a numbered task; a wrong answer's feedback reveals it."""
 
-    def __init__(
-        self, n_tasks: int = 4, n_words: int = 4, key: int = 0, render_mode: str | None = None
-    ) -> None:
-        super().__init__(render_mode=render_mode)
-        check_knob("n_tasks", n_tasks, range(1, 1001))
-        check_knob("n_words", n_words, range(2, len(WORDS) + 1))
-        check_knob("key", key, range(0, 2**31))
-        self.n_tasks, self.n_words, self.key = n_tasks, n_words, key
-        self.max_turns = 1
-        self.eval_share = 0.0  # evaluation asks the training tasks (see the module docstring)
-        mapping = np.random.default_rng(key).integers(n_words, size=n_tasks)
-        self.answers = tuple(WORDS[int(i)] for i in mapping)
+    KNOBS = (
+        Knob("n_tasks", 4, range(1, 1001), "numbered tasks, each with its own secret word"),
+        Knob("n_words", 4, range(2, len(WORDS) + 1), "candidate words (the first of WORDS)"),
+        Knob("key", 0, range(0, 2**31), "which word each task's secret is"),
+    )
+    max_turns = 1
+    eval_share = 0.0  # evaluation asks the training tasks (see the module docstring)
 
-    def knobs(self) -> dict:
-        return {"n_tasks": self.n_tasks, "n_words": self.n_words, "key": self.key}
+    def __init__(self, render_mode: str | None = None, **knobs: Any) -> None:
+        super().__init__(render_mode, **knobs)
+        mapping = np.random.default_rng(self.key).integers(self.n_words, size=self.n_tasks)
+        self.answers = tuple(WORDS[int(i)] for i in mapping)
 
     def _new_task(self) -> int:
         return int(self.np_random.integers(self.n_tasks))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from envs.base import KnobError, Outcome, TextEnv, check_knob
+from envs.base import Knob, KnobError, Outcome, TextEnv
 from envs.registry import register_prefix
 
 PREFIX = "textarena/"
@@ -68,21 +68,21 @@ def _why(game_id: str, exc: BaseException) -> str:
 
 
 class TextArenaEnv(TextEnv):
-    """A TextArena single-player game; knobs other than ``max_turns`` go to the game."""
+    """A TextArena single-player game; knobs other than ours (``KNOBS``) go to the game."""
 
-    def __init__(
-        self, game_id: str, max_turns: int = 200, render_mode: str | None = None, **game_kwargs: Any
-    ) -> None:
-        super().__init__(render_mode=render_mode)
-        check_knob("max_turns", max_turns, range(1, 10_001))
+    KNOBS = (Knob("max_turns", 200, range(1, 10_001), "actions per episode, invalid included"),)
+
+    def __init__(self, game_id: str, render_mode: str | None = None, **knobs: Any) -> None:
+        ours = {k.name for k in self.KNOBS}
+        super().__init__(render_mode, **{k: v for k, v in knobs.items() if k in ours})
+        game_kwargs = {k: v for k, v in knobs.items() if k not in ours}
         ta, ENV_REGISTRY = _textarena()
         if game_id not in ENV_REGISTRY:
             close = difflib.get_close_matches(game_id, list(ENV_REGISTRY), n=1)
             hint = f" (did you mean {PREFIX}{close[0]}?)" if close else ""
             raise KnobError(f"unknown TextArena game {game_id!r}{hint}")
         self.game_id = game_id
-        self.game_kwargs = dict(game_kwargs)
-        self.max_turns = max_turns
+        self.game_kwargs = game_kwargs
         self._rng_state: tuple[Any, Any] | None = None
         try:
             with self._own_random(), _quiet():
@@ -104,7 +104,7 @@ class TextArenaEnv(TextEnv):
         )
 
     def knobs(self) -> dict[str, Any]:
-        return {"max_turns": self.max_turns, **self.game_kwargs}
+        return {**super().knobs(), **self.game_kwargs}
 
     @contextlib.contextmanager
     def _own_random(self) -> Iterator[None]:
@@ -189,4 +189,9 @@ def make_textarena(game_id: str, **knobs: Any) -> TextArenaEnv:
     return TextArenaEnv(game_id, **knobs)
 
 
-register_prefix(PREFIX, make_textarena)
+register_prefix(
+    PREFIX,
+    make_textarena,
+    description="A TextArena single-player game (optional extra textarena).",
+    max_new_tokens=64,  # the games' bracketed moves ("[3 4]", "[up]") with room for a few words
+)

@@ -15,8 +15,8 @@ from collections import Counter
 from functools import cache
 from importlib import resources
 
-from envs.base import check_knob
-from envs.guessing import GuessingGame, Scored
+from envs.base import Knob
+from envs.guessing import INVALID_KNOB, MAX_TURNS_KNOB, GuessingGame, Scored, guesses_knob
 
 LENGTHS = range(4, 7)
 MIN_POOL = 10
@@ -92,33 +92,19 @@ def violations(word: str, history: list[tuple[str, str]], hard_only: bool = Fals
 class Wordle(GuessingGame):
     """Guess a hidden English word; feedback marks each letter G, Y or X."""
 
-    def __init__(
-        self,
-        length: int = 5,
-        guesses: int = 6,
-        pool_size: int = 500,
-        hard_mode: bool = False,
-        invalid: str = "retry",
-        max_turns: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(guesses, invalid, max_turns, render_mode)
-        check_knob("length", length, LENGTHS)
-        check_knob("pool_size", pool_size, range(MIN_POOL, len(word_list(length)) + 1))
-        check_knob("hard_mode", hard_mode, (False, True))
-        self.length = length
-        self.pool_size = pool_size
-        self.hard_mode = hard_mode
-
-    def knobs(self) -> dict:
-        return {
-            "length": self.length,
-            "guesses": self.guesses,
-            "pool_size": self.pool_size,
-            "hard_mode": self.hard_mode,
-            "invalid": self.invalid,
-            "max_turns": self.max_turns,
-        }
+    KNOBS = (
+        Knob("length", 5, LENGTHS, "letters per word"),
+        guesses_knob(6),
+        Knob(
+            "pool_size",
+            500,
+            lambda knobs: range(MIN_POOL, len(word_list(knobs["length"])) + 1),
+            "the answer pool: this many of the most common words",
+        ),
+        Knob("hard_mode", False, (False, True), "greens must stay in place, yellows be reused"),
+        INVALID_KNOB,
+        MAX_TURNS_KNOB,
+    )
 
     @property
     def secret(self) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from envs.base import Outcome, TextEnv, check_knob
+from envs.base import Knob, Outcome, TextEnv, check_knob
 from envs.bouncing.physics import Ball, closed_form, simulate
 from envs.sandbox import Limits, SandboxResult, require_isolation, run_python
 
@@ -110,39 +110,20 @@ def check_source(source: str) -> str:
 class BouncingBalls(TextEnv):
     """Predict where balls bouncing in a box are after time t (Python, run in a sandbox)."""
 
-    def __init__(
-        self,
-        balls: int = 2,
-        collisions: bool = False,
-        tests: int = 10,
-        max_time: int = 20,
-        turns: int = 3,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(render_mode=render_mode)
-        check_knob("balls", balls, range(1, 6))
-        check_knob("collisions", collisions, {True, False})
-        check_knob("tests", tests, range(1, 33))
-        check_knob("max_time", max_time, range(1, 101))
-        check_knob("turns", turns, range(1, 21))
-        if collisions and balls < 2:
-            check_knob("balls (with collisions)", balls, range(2, 6))
-        self.isolation = require_isolation("The bouncing environment")
-        self.balls = balls
-        self.collisions = collisions
-        self.tests = tests
-        self.max_time = max_time
-        self.max_turns = turns
-        self._last: list[tuple[Case, Any, str]] = []  # (case, expected, problem) of failures
+    KNOBS = (
+        Knob("balls", 2, range(1, 6), "balls per test case (at most; exactly with collisions)"),
+        Knob("collisions", False, (False, True), "whether balls also bounce off each other"),
+        Knob("tests", 10, range(1, 33), "hidden test cases"),
+        Knob("max_time", 20, range(1, 101), "latest time t a test asks about"),
+        Knob("turns", 3, range(1, 21), "submissions per task", attribute="max_turns"),
+    )
 
-    def knobs(self) -> dict[str, Any]:
-        return {
-            "balls": self.balls,
-            "collisions": self.collisions,
-            "tests": self.tests,
-            "max_time": self.max_time,
-            "turns": self.max_turns,
-        }
+    def __init__(self, render_mode: str | None = None, **knobs: Any) -> None:
+        super().__init__(render_mode, **knobs)
+        if self.collisions and self.balls < 2:
+            check_knob("balls (with collisions)", self.balls, range(2, 6))
+        self.isolation = require_isolation("The bouncing environment")
+        self._last: list[tuple[Case, Any, str]] = []  # (case, expected, problem) of failures
 
     # -- task ------------------------------------------------------------------------------------
     def _new_task(self) -> BounceTask:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from envs.base import Outcome, TextEnv, check_knob
+from envs.base import Knob, Outcome, TextEnv
 from envs.tape.dsl import COLOUR_NAMES, Program, Run, parse, run, show_tape
 from envs.tape.tasks import FAMILIES, HINTS, TapeTask, make_task, reference_program
 
@@ -50,45 +50,25 @@ def extract_program(action: str) -> str:
 class TapeMachine(TextEnv):
     """Write a tape machine that accepts exactly the tapes with a stated property."""
 
-    def __init__(
-        self,
-        family: str = "simple",
-        colours: int = 2,
-        pattern_length: int = 3,
-        tests: int = 16,
-        max_length: int = 10,
-        turns: int = 3,
-        step_limit: int = 1000,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(render_mode=render_mode)
-        check_knob("family", family, {"simple", "all", *FAMILIES})
-        check_knob("colours", colours, range(2, 5))
-        check_knob("pattern_length", pattern_length, range(1, 7))
-        check_knob("tests", tests, range(2, 65))
-        check_knob("max_length", max_length, range(4, 31))
-        check_knob("turns", turns, range(1, 21))
-        check_knob("step_limit", step_limit, range(50, 100_001))
-        self.family = family
-        self.colours = colours
-        self.pattern_length = pattern_length
-        self.tests = tests
-        self.max_length = max_length
-        self.max_turns = turns
-        self.step_limit = step_limit
+    KNOBS = (
+        Knob(
+            "family",
+            "simple",
+            ("simple", "all", *FAMILIES),
+            "the rule family: simple, all, or one of envs.tape.tasks.FAMILIES",
+        ),
+        Knob("colours", 2, range(2, 5), "symbols on the tape"),
+        Knob("pattern_length", 3, range(1, 7), "length of the pattern a rule looks for"),
+        Knob("tests", 16, range(2, 65), "hidden test tapes"),
+        Knob("max_length", 10, range(4, 31), "longest test tape"),
+        Knob("turns", 3, range(1, 21), "submissions per task", attribute="max_turns"),
+        Knob("step_limit", 1000, range(50, 100_001), "steps before a run counts as a loop"),
+    )
+
+    def __init__(self, render_mode: str | None = None, **knobs: Any) -> None:
+        super().__init__(render_mode, **knobs)
         self._last_runs: list[tuple[str, bool, Run]] = []
         self.task: TapeTask | None = None
-
-    def knobs(self) -> dict[str, Any]:
-        return {
-            "family": self.family,
-            "colours": self.colours,
-            "pattern_length": self.pattern_length,
-            "tests": self.tests,
-            "max_length": self.max_length,
-            "turns": self.max_turns,
-            "step_limit": self.step_limit,
-        }
 
     def split_key(self, task: TapeTask) -> str:
         return f"{task.family}|{task.alphabet}|{task.description}"  # the rule, not its tests

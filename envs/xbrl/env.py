@@ -20,15 +20,7 @@ The last answer ends the episode (``terminated``), so by then every gold label i
 Rewards: 1 when every label is right (success), else 0. ``progress`` is the share of marked
 numbers tagged right (FiNER's per-entity accuracy); a malformed answer scores 0.
 
-Knobs (defaults): ``labels`` 4-100 (24), the first ``labels`` of the catalogue; ``numbers``
-1-4 (3), marked numbers per sentence, drawn uniformly from 1..numbers; ``confusers`` 0-1 (0.3),
-the chance that a label with a confusable partner brings the partner into the same sentence;
-``distractors`` 0-3 (1), untagged numbers per sentence; ``zipf`` 0-3 (1.0), the exponent of
-the label frequencies (0: uniform); ``show_labels`` (True), whether the label list is in the
-observation; ``heldout_share`` 0-0.8 (0.2), the share of templates held out for evaluation;
-``max_turns`` 1-10 (1), answers per task (each wrong one gets the feedback above, so later
-answers test whether feedback in context is used); ``key`` (0), the label set's conventions
-(house cues) and frequency ranks.
+Knobs: ``XbrlTagging.KNOBS`` (name, default, allowed values, meaning).
 
 Evaluation split: templates, not sentences. A fixed share (``heldout_share``, by a hash of the
 template id) of the sentence templates is never used in training, so evaluation sentences
@@ -38,11 +30,10 @@ rules themselves are the same in both splits.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
-from envs.base import KnobError, Outcome, TextEnv, check_knob, echo
+from envs.base import Interval, Knob, Outcome, TextEnv, echo
 from envs.xbrl.answers import ParsedAnswer, parse_answer, render_answer
 from envs.xbrl.labels import MAX_LABELS, MIN_LABELS, LabelSet, label_set
 from envs.xbrl.sentences import COMPANIES, TEMPLATES, distractors, period, sentence, value
@@ -70,62 +61,52 @@ class XbrlTask:
     mentions: tuple[Mention, ...]
 
 
-def check_number(name: str, value: Any, low: float, high: float) -> None:
-    """Raise a one-line ``KnobError`` unless ``value`` is a real number in [low, high]."""
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not (number and math.isfinite(value) and low <= value <= high):
-        raise KnobError(
-            f"knob {name}={value!r} is out of range: expected a number in [{low:g}, {high:g}]"
-        )
-
-
 class XbrlTagging(TextEnv):
     """Tag each marked number of a financial sentence with its XBRL label."""
 
-    def __init__(
-        self,
-        labels: int = 24,
-        numbers: int = 3,
-        confusers: float = 0.3,
-        distractors: int = 1,
-        zipf: float = 1.0,
-        show_labels: bool = True,
-        heldout_share: float = 0.2,
-        max_turns: int = 1,
-        key: int = 0,
-        render_mode: str | None = None,
-    ) -> None:
-        super().__init__(render_mode=render_mode)
-        check_knob("labels", labels, range(MIN_LABELS, MAX_LABELS + 1))
-        check_knob("numbers", numbers, range(1, MAX_NUMBERS + 1))
-        check_number("confusers", confusers, 0.0, 1.0)
-        check_knob("distractors", distractors, range(0, MAX_DISTRACTORS + 1))
-        check_number("zipf", zipf, 0.0, 3.0)
-        check_knob("show_labels", show_labels, (False, True))
-        check_number("heldout_share", heldout_share, 0.0, 0.8)
-        check_knob("max_turns", max_turns, range(1, 11))
-        check_knob("key", key, range(0, 2**31))
-        self.labels, self.numbers, self.key = labels, numbers, key
-        self.confusers, self.zipf = float(confusers), float(zipf)
-        self.distractors, self.show_labels = distractors, show_labels
-        self.heldout_share = float(heldout_share)
-        self.eval_share = self.heldout_share
-        self.max_turns = max_turns
-        self.label_set: LabelSet = label_set(labels, key)
-        self._weights = self.label_set.weights(self.zipf)
+    KNOBS = (
+        Knob(
+            "labels",
+            24,
+            range(MIN_LABELS, MAX_LABELS + 1),
+            "the label set: the first this many labels of the catalogue",
+        ),
+        Knob(
+            "numbers",
+            3,
+            range(1, MAX_NUMBERS + 1),
+            "marked numbers per sentence, drawn uniformly from 1..numbers",
+        ),
+        Knob(
+            "confusers",
+            0.3,
+            Interval(0.0, 1.0),
+            "the chance that a label with a confusable partner brings the partner along",
+        ),
+        Knob("distractors", 1, range(0, MAX_DISTRACTORS + 1), "untagged numbers per sentence"),
+        Knob("zipf", 1.0, Interval(0.0, 3.0), "exponent of the label frequencies (0: uniform)"),
+        Knob("show_labels", True, (False, True), "whether the observation lists the labels"),
+        Knob(
+            "heldout_share",
+            0.2,
+            Interval(0.0, 0.8),
+            "the share of sentence templates held out for evaluation",
+        ),
+        Knob(
+            "max_turns",
+            1,
+            range(1, 11),
+            "answers per task (each wrong one gets the feedback, so later answers test whether "
+            "feedback in context is used)",
+        ),
+        Knob("key", 0, range(0, 2**31), "the label set's conventions (house cues) and ranks"),
+    )
 
-    def knobs(self) -> dict[str, Any]:
-        return {
-            "labels": self.labels,
-            "numbers": self.numbers,
-            "confusers": self.confusers,
-            "distractors": self.distractors,
-            "zipf": self.zipf,
-            "show_labels": self.show_labels,
-            "heldout_share": self.heldout_share,
-            "max_turns": self.max_turns,
-            "key": self.key,
-        }
+    def __init__(self, render_mode: str | None = None, **knobs: Any) -> None:
+        super().__init__(render_mode, **knobs)
+        self.eval_share = self.heldout_share
+        self.label_set: LabelSet = label_set(self.labels, self.key)
+        self._weights = self.label_set.weights(self.zipf)
 
     # -- what a model builder reads -------------------------------------------------------------
     @property

@@ -14,7 +14,6 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import envs
-from benchmarks.config import MAX_NEW_TOKENS
 from envs.players import scripted_action
 from envs.splits import eval_task_seed, split_of, train_task_seed
 from envs.xbrl import (
@@ -417,7 +416,8 @@ def test_scripted_player_accuracy_follows_its_skill():
 
 def test_max_new_tokens_fits_the_longest_default_answer():
     longest = render_answer(sorted(label_names(24), key=len)[-3:])
-    assert len(longest.encode()) + 8 <= MAX_NEW_TOKENS["xbrl"]  # byte-level: a token a byte
+    budget = envs.get_spec("xbrl").max_new_tokens
+    assert len(longest.encode()) + 8 <= budget  # byte-level: a token a byte
 
 
 # -- the README shows one wrong answer verbatim ---------------------------------------------------

@@ -104,9 +104,13 @@ class StoredRun:
     curve: list[EvalRecord] = field(default_factory=list)
 
 
+# Unicode categories that break a table or a terminal: control characters (newlines, ANSI
+# escapes), format characters (bidi overrides, zero-width), lone surrogates, line separators.
+UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
 def has_control_characters(text: str) -> bool:
-    """Newlines, ANSI escapes, bidi overrides and the like: what breaks a table or a terminal."""
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+    return any(unicodedata.category(ch) in UNPRINTABLE for ch in text)
 
 
 def check_run(rec: RunRecord, label: str) -> None:

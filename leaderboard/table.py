@@ -15,6 +15,7 @@ tasks does not cross it by chance, which a low threshold like 0.1 would.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from leaderboard.metrics import (
     median_samples,
     samples_to_threshold,
 )
-from leaderboard.store import Store, StoredRun
+from leaderboard.store import UNPRINTABLE, Store, StoredRun
 
 FORMATS = {"plain": "simple", "github": "github", "html": "html"}
 DEFAULT_THRESHOLD = 0.5
@@ -85,6 +86,25 @@ def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) 
     return rows
 
 
+def visible(text: str) -> str:
+    """``text`` with every unprintable character (newline, ANSI escape, bidi override, lone
+    surrogate) written as a Python escape, so a name can neither break a row nor drive the
+    terminal."""
+    return "".join(
+        ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+        if unicodedata.category(ch) in UNPRINTABLE
+        else ch
+        for ch in text
+    )
+
+
+def cell(text: str, fmt: str) -> str:
+    """A name as a table cell in ``fmt``: unprintables escaped, and for Markdown the column
+    separator too (html is escaped by tabulate)."""
+    text = visible(text)
+    return text.replace("|", "\\|") if fmt == "github" else text
+
+
 def fmt_estimate(e: Estimate) -> str:
     return f"{e.mean:.3f}" if e.n == 1 else f"{e.mean:.3f} [{e.low:.3f}, {e.high:.3f}]"
 
@@ -129,9 +149,9 @@ def render(rows: Sequence[Row], fmt: str = "plain", threshold: float = DEFAULT_T
     ]
     body = [
         [
-            r.env,
-            r.model,
-            r.learner,
+            cell(r.env, fmt),
+            cell(r.model, fmt),
+            cell(r.learner, fmt),
             r.seeds,
             fmt_estimate(r.auc),
             fmt_reach(r),
@@ -161,5 +181,5 @@ def table_text(
             f"no runs in {store.path}; add finished runs with "
             "`python -m leaderboard --add RUN_DIR ...`"
         )
-    filters = ", ".join(f"{k}={v}" for k, v in (("env", env), ("model", model)) if v)
+    filters = ", ".join(f"{k}={visible(v)}" for k, v in (("env", env), ("model", model)) if v)
     return f"no runs match {filters} ({total} runs in {store.path})"

@@ -32,7 +32,8 @@ class RunConfig:
     learner: str = "resd"
     learner_set: dict[str, Any] = field(default_factory=dict)  # learner setting overrides
     model: str = "tiny-random"
-    model_options: dict[str, Any] = field(default_factory=dict)
+    model_options: dict[str, Any] = field(default_factory=dict)  # Policy.load's keywords
+    engine: str = "hf"  # what samples from the model: a registered engine (hf, vllm, ...)
     seed: int = 0
     budget: int = 512  # training rollouts (episodes): the x-axis of every curve
     batch_tasks: int = 32  # tasks per batch (each drawn rollouts_per_task times)
@@ -65,6 +66,20 @@ class RunConfig:
         for name in ("temperature", "eval_temperature"):
             if getattr(self, name) < 0:
                 raise RunConfigError(f"{name}={getattr(self, name)!r} is invalid: expected >= 0")
+        self._validate_engine()
+
+    def _validate_engine(self) -> None:
+        from learners.models import list_engines
+
+        if self.engine not in list_engines():
+            raise RunConfigError(
+                f"engine={self.engine!r} is unknown: registered engines are "
+                + ", ".join(list_engines())
+            )
+        if "engine" in self.model_options:
+            raise RunConfigError(
+                "model_options.engine is not a model option: set engine (--engine) instead"
+            )
 
     def new_tokens(self) -> int:
         """The completion cap per turn: ``max_new_tokens`` if given, else what the

@@ -39,7 +39,7 @@ from benchmarks.config import RunConfig, RunConfigError, parse_assignments, reso
 from benchmarks.evaluate import evaluate
 from envs.sandbox import isolation_level
 from envs.splits import sample_seed, train_task_seed
-from learners.models import Policy, PresetUnavailable, SamplingParams
+from learners.models import Policy, PresetUnavailable, SamplingParams, list_engines
 from learners.rollout import play_groups
 from learners.trajectory import Episode
 from rundir import (
@@ -106,6 +106,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--model",
         help="model preset (tiny-random, smollm2-135m, ...), a local folder or a Hugging Face id",
     )
+    p.add_argument(
+        "--engine",
+        help=f"what samples from the model: {', '.join(list_engines())} "
+        f"(default {RunConfig.engine})",
+    )
     p.add_argument("--budget", type=int, help="training rollouts (episodes) to draw in total")
     p.add_argument("--batch-tasks", type=int, help="tasks per batch")
     p.add_argument(
@@ -142,6 +147,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "env_preset": args.env_preset,
         "learner": args.learner,
         "model": args.model,
+        "engine": args.engine,
         "budget": args.budget,
         "batch_tasks": args.batch_tasks,
         "inner_steps": args.inner_steps,
@@ -200,7 +206,7 @@ class Run:
         envs.make(config.env, **knobs)  # fail fast on a bad knob, before loading a model
         self.make_env = lambda: envs.make(config.env, **knobs)
         self.learner_config = learners.default_config(config.learner, config.learner_set)
-        self.policy = Policy.load(config.model, **config.model_options)
+        self.policy = Policy.load(config.model, engine=config.engine, **config.model_options)
         self.learner = learners.make(config.learner, self.policy, self.learner_config)
         self.per_batch = config.batch_tasks * self.learner.rollouts_per_task
         if config.budget < self.per_batch:

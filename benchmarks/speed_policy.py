@@ -22,8 +22,8 @@ import time
 import torch
 
 from learners.models import Policy, SamplingParams
+from learners.models.hf_scoring import MIN_SHARED_PREFIX
 from learners.models.packing import common_prefix_length, nest_prefixes
-from learners.models.policy import MIN_SHARED_PREFIX
 
 PROMPTS = [
     "What is the capital of France?",
@@ -146,7 +146,7 @@ def scoring_figures(policy: Policy, label: str, items, repeats: int, grad: bool)
         [p + list(c) for p, (_, c) in zip(prompts, items, strict=True)], [len(p) for p in prompts]
     )
     tokens = sum(len(p) + len(c) for p, (_, c) in zip(prompts, items, strict=True))
-    shared = common_prefix_length(rows) if len(rows) > 1 and policy.share_prefixes else 0
+    shared = common_prefix_length(rows) if len(rows) > 1 and policy.scorer.share_prefixes else 0
     shared = shared if shared >= MIN_SHARED_PREFIX else 0  # what Policy.score runs once
     print(
         f"  score{' + backward' if grad else ''}, {label}: {len(items)} items "

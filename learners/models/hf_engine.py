@@ -197,7 +197,13 @@ def find_stop(text: str, stops: tuple[str, ...]) -> int:
 
 
 class HFEngine:
-    """Generation on the trainer's own torch model (CPU or GPU); nothing to sync."""
+    """Generation on the trainer's own torch model (CPU or GPU); nothing to sync.
+
+    It offers no scoring of its own (``scoring = None``): ``Policy`` scores with the same model
+    through ``hf_scoring``, which also serves gradients.
+    """
+
+    scoring = None
 
     def __init__(
         self,

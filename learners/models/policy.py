@@ -1,40 +1,31 @@
 """``Policy``: a causal LM + tokenizer + chat template behind one engine-agnostic API.
 
-    policy = Policy.load("tiny-random" | "smollm2-135m" | hf_id | folder, engine="hf"|"vllm",
+    policy = Policy.load("tiny-random" | "smollm2-135m" | hf_id | folder, engine="hf"|"vllm"|...,
                          device=None, dtype=None, lora=None, batch_size=16, **preset_options)
     policy.render(conversation) -> prompt token ids (chat template, add_generation_prompt=True)
     policy.generate(conversations, SamplingParams) -> list[Completion]
     policy.score([(conversation, completion_ids), ...], top_k=0, gather_ids=None, grad=False)
         -> list[TokenScores]
     policy.trainable_parameters(), policy.state_dict(), policy.load_state_dict(sd)
-    policy.sync_weights()   # after an optimiser step; a no-op for "hf", needed by "vllm"
+    policy.sync_weights()   # after an optimiser step; engines that hold a copy need it
     policy.tokenizer, policy.device, policy.model
 
-``generate`` and ``score`` share ``render``, so a completion's ids follow its prompt exactly as
-they were sampled. ``score`` runs one right-padded forward pass per batch of rows, where an
-item whose tokens are a prefix of another item's rides in that item's row (the turns of one
-episode cost one pass over its last context: ``packing.nest_prefixes``), and takes a float32
-log-softmax at the scored positions only. With ``grad=True`` the returned tensors carry autograd
-(the student), else they are computed under ``torch.no_grad`` (a teacher). The model is kept in
-eval mode (no dropout) so the scores of the same weights are always the same numbers.
+A facade over three parts: the chat rendering (here), an engine that samples (``engines``: the
+contract and registry; ``hf_engine``, ``vllm_engine``) and the trainer's forward-pass scorer
+(``hf_scoring``). ``generate`` and ``score`` share ``render``, so a completion's ids follow its
+prompt exactly as they were sampled. ``score`` goes to the engine's own scoring when it offers
+one that can serve the call (no gradients, no substituted weights, no gathered ids), else to
+the forward-pass scorer. The model is kept in eval mode (no dropout) so the scores of the same
+weights are always the same numbers.
 """
 
 from __future__ import annotations
 
 import torch
 
-from learners.models.hf_engine import (
-    HFEngine,
-    cache_kwarg,
-    forward_logits,
-    output_cache,
-    positions,
-    right_pad,
-    weight_bound,
-)
-from learners.models.packing import common_prefix_length, nest_prefixes
+from learners.models.engines import EngineSetup, check_engine, make_engine
+from learners.models.hf_scoring import HFScorer
 from learners.models.presets import PresetUnavailable, load_model
-from learners.models.scoring import token_scores
 from learners.models.types import (
     Completion,
     Conversation,
@@ -42,11 +33,6 @@ from learners.models.types import (
     SamplingParams,
     TokenScores,
 )
-
-ENGINES = ("hf", "vllm")
-# below this many shared tokens a separate forward pass for the shared prefix costs more than
-# running it once per row
-MIN_SHARED_PREFIX = 32
 
 
 def default_device() -> torch.device:
@@ -67,8 +53,7 @@ class Policy:
         lora: LoraSettings | None = None,
         engine_options: dict | None = None,
     ):
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        check_engine(engine)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if lora is not None:
@@ -81,15 +66,12 @@ class Policy:
         self.eos_ids = eos_token_ids(model, tokenizer)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos_ids)
-        if engine == "vllm":
-            from learners.models.vllm_engine import VllmEngine
-
-            self.engine = VllmEngine(self.model, tokenizer, path, **(engine_options or {}))
-        else:
-            self.engine = HFEngine(self.model, tokenizer, self.eos_ids, self.pad_id, batch_size)
+        setup = EngineSetup(
+            self.model, tokenizer, self.eos_ids, self.pad_id, batch_size, path, engine_options or {}
+        )
+        self.engine = make_engine(engine, setup)
+        self.scorer = HFScorer(self.model, self.pad_id, batch_size)
         self._synced_version = self._weights_version()
-        # run the prefix that all rows of a scoring batch share once (see _score_rows)
-        self.share_prefixes = weight_bound(self.model)
 
     @classmethod
     def load(
@@ -104,9 +86,9 @@ class Policy:
         engine_options: dict | None = None,
         **options,
     ) -> Policy:
-        """A preset name (see ``list_presets()``), a local folder, or a Hugging Face id."""
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        """A preset name (see ``list_presets()``), a local folder, or a Hugging Face id; the
+        engine by its registered name (``list_engines()``), checked before the model loads."""
+        check_engine(engine)
         loaded = load_model(name, **options)
         device = torch.device(device) if device is not None else default_device()
         if dtype is None:
@@ -213,122 +195,19 @@ class Policy:
                         f"gather_ids entry of shape {tuple(g.shape)} does not "
                         f"match a completion of {len(comp)} tokens"
                     )
+        scoring = self.engine.scoring
         if (
-            not grad
+            scoring is not None
+            and not grad
             and weights is None
             and gather_ids is None
-            and getattr(self.engine, "can_score", lambda k: False)(top_k)
+            and scoring.can_score(top_k)
         ):
             self._sync_if_stale()
-            return self.engine.score(prompts, completions, top_k)
-        rows, placements = nest_prefixes(
-            [p + c for p, c in zip(prompts, completions, strict=True)], [len(p) for p in prompts]
+            return scoring.score(prompts, completions, top_k)
+        return self.scorer.score(
+            prompts, completions, top_k=top_k, gather_ids=gather_ids, grad=grad, weights=weights
         )
-        members: list[list[int]] = [[] for _ in rows]
-        for i, placement in enumerate(placements):
-            members[placement.row].append(i)
-        results: list[TokenScores | None] = [None] * len(items)
-        by_length = sorted(range(len(rows)), key=lambda r: len(rows[r]))
-        for first in range(0, len(by_length), self.batch_size):
-            chunk = by_length[first : first + self.batch_size]
-            local_row = {r: n for n, r in enumerate(chunk)}
-            chunk_items = [i for r in chunk for i in members[r]]
-            scored = self._score_rows(
-                [rows[r] for r in chunk],
-                [
-                    (local_row[placements[i].row], placements[i].start, placements[i].end)
-                    for i in chunk_items
-                ],
-                [completions[i] for i in chunk_items],
-                top_k,
-                None if gather_ids is None else [gather_ids[i] for i in chunk_items],
-                grad,
-                weights,
-            )
-            for i, s in zip(chunk_items, scored, strict=True):
-                results[i] = s
-        return results
-
-    def _score_rows(self, rows, spans, completions, top_k, gather_ids, grad, weights):
-        """Score completions lying at ``spans`` = (row, start, end) of ``rows``.
-
-        The tokens all rows begin with (a group's shared task prompt, the template's header)
-        run once, and their KV cache is copied to every row; the rest runs right-padded in
-        one batch. The LM head runs only at positions some completion needs (the logit at
-        position j predicts token j + 1); one log-softmax and one top-K cover them all, and
-        are split back per completion.
-        """
-        device = self.device
-        keep = torch.zeros((len(rows), max(len(r) for r in rows)), dtype=torch.bool)
-        for row, start, end in spans:
-            keep[row, start - 1 : end - 1] = True
-        shared = common_prefix_length(rows) if len(rows) > 1 and self.share_prefixes else 0
-        if shared < MIN_SHARED_PREFIX:
-            shared = 0
-        ids, _ = right_pad([r[shared:] for r in rows], self.pad_id, device)
-        # no padding mask: right padding only ever follows a row's real tokens, which causal
-        # attention already keeps from seeing it; a mask-free batch runs the fast causal kernel
-        mask = torch.ones((len(rows), shared + ids.shape[1]), dtype=torch.long, device=device)
-        logit_row = torch.zeros(keep.shape, dtype=torch.long)  # position -> row of `logits`
-        gather = None
-        if gather_ids is not None:
-            widths = {g.shape[1] for g in gather_ids}
-            if len(widths) > 1:
-                raise ValueError(f"gather_ids entries differ in width: {sorted(widths)}")
-            gather = torch.cat([g.to(device=device, dtype=torch.long) for g in gather_ids])
-        with torch.set_grad_enabled(grad):
-            logit_parts, extra = [], {}
-            if shared:
-                head_keep = keep[:, :shared].any(dim=0, keepdim=True)
-                head = forward_logits(
-                    self.model,
-                    torch.tensor([rows[0][:shared]], device=device),
-                    mask[:1, :shared],
-                    keep=head_keep.to(device),
-                    weights=weights,
-                    use_cache=True,
-                )
-                cache = output_cache(head)
-                cache.batch_repeat_interleave(len(rows))
-                extra = {cache_kwarg(self.model): cache, "use_cache": True}
-                logit_parts.append(head.logits)
-                logit_row[:, :shared] = head_keep.long().cumsum(-1) - 1
-            tail_keep = keep[:, shared:]
-            offset = sum(p.shape[0] for p in logit_parts)
-            if tail_keep.any():
-                tail = forward_logits(
-                    self.model,
-                    ids,
-                    mask,
-                    keep=tail_keep.to(device),
-                    weights=weights,
-                    position_ids=positions(mask)[:, shared:],
-                    **extra,
-                )
-                logit_parts.append(tail.logits)
-            logit_row[:, shared:] = offset + (tail_keep.flatten().cumsum(0) - 1).view(
-                tail_keep.shape
-            )
-            index = torch.cat([logit_row[row, start - 1 : end - 1] for row, start, end in spans])
-            targets = torch.tensor([t for c in completions for t in c], dtype=torch.long)
-            logits = (
-                torch.cat(logit_parts)
-                if logit_parts
-                else torch.zeros((0, self.model.config.vocab_size), device=device)
-            )
-            logprobs = torch.log_softmax(logits.float(), dim=-1)[index.to(device)]
-            scores = token_scores(logprobs, targets.to(device), top_k, gather)
-        lengths = [len(c) for c in completions]
-        fields = [
-            torch.split(t, lengths)
-            for t in (
-                scores.token_logprobs,
-                scores.topk_ids,
-                scores.topk_logprobs,
-                scores.tail_logprob,
-            )
-        ]
-        return [TokenScores(*parts) for parts in zip(*fields, strict=True)]
 
     # -- weights ---------------------------------------------------------------------------
     def named_trainable_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:

@@ -82,7 +82,8 @@ class VllmEngine:
         self.vllm = vllm
         self.tokenizer = tokenizer
         self.max_logprobs = max_logprobs
-        self.score_prompts = score_prompts
+        # no-grad scoring through prompt log-probs (Engine.scoring), unless turned off
+        self.scoring = self if score_prompts else None
         if path is None:  # in-memory models (tiny-random): vLLM loads from a folder
             self._tmp = tempfile.TemporaryDirectory(prefix="resd-vllm-")
             path = self._tmp.name
@@ -136,7 +137,7 @@ class VllmEngine:
 
     # -- scoring ---------------------------------------------------------------------------
     def can_score(self, top_k: int) -> bool:
-        return self.score_prompts and top_k <= self.max_logprobs
+        return top_k <= self.max_logprobs
 
     def score(self, prompts, completions, top_k: int) -> list[TokenScores]:
         """Prompt log-probs of prompt+completion; each position lists the actual token and

@@ -208,7 +208,7 @@ def test_turns_of_an_episode_are_scored_in_one_row(policy):
 
 def test_a_shared_prompt_runs_once_for_the_whole_group(policy, monkeypatch):
     """A group of completions after one long prompt: the prompt runs once (KV cache copied)."""
-    assert not policy.share_prefixes  # off for a tiny model (see weight_bound)
+    assert not policy.scorer.share_prefixes  # off for a tiny model (see weight_bound)
     conv = [{"role": "user", "content": "Guess the secret five-letter word; answer in brackets."}]
     a, b, c = policy.tokenizer("[cr", add_special_tokens=False)["input_ids"]
     items = [
@@ -221,7 +221,7 @@ def test_a_shared_prompt_runs_once_for_the_whole_group(policy, monkeypatch):
     with recorded_input_shapes(policy) as shapes:
         plain = policy.score(items, top_k=3)
     assert shapes == [(3, shared + 3)]  # sharing off: 3 right-padded rows in one pass
-    monkeypatch.setattr(policy, "share_prefixes", True)
+    monkeypatch.setattr(policy.scorer, "share_prefixes", True)
     with recorded_input_shapes(policy) as shapes:
         together = policy.score(items, top_k=3, grad=True)
     assert shapes == [(1, shared), (3, 3)]  # the prompt once, then 3 rows of their own tokens

@@ -219,7 +219,7 @@ def make_vocab(tok: Any, words: list[str], prose: list[str]) -> Vocab:
         reveals=reveals,
         prose=tuple(ids(f" {w}")[0] for w in prose),
         separator=ids("\n\n"),
-        reveal_prefix=ids("The word was "),
+        reveal_prefix=ids("The word was"),  # the reveal token carries its space
         reveal_suffix=ids("."),
         answer_open=ids(after_user),
         answer_close=(tok.eos_token_id,),

@@ -10,8 +10,10 @@ letters. Any text round-trips exactly.
 
 Optionally a list of game words (a Wordle answer pool) is added whole, in the two forms the
 environment prints: ``[word]`` (a guess, as the player writes it) and ``WORD`` (as the feedback
-and the reveal write it, "The word was STORM."). A valid guess is then one token and using a
-revealed answer is a one-token copy, which a tiny model learns quickly.
+and the reveal write it, "The word was STORM."), each also with the space before it as one
+token. A valid guess is then one token, and the revealed answer is the token right after
+"was": retrieving it is one induction step (find " was", take what follows), where a separate
+space token between them made it two and kept a small model from learning it.
 """
 
 from __future__ import annotations
@@ -68,17 +70,18 @@ def build_word_tokenizer(
     for w in words:
         vocab[SPACE + w] = len(vocab)
         vocab[w] = len(vocab)
-    for w in game:
-        vocab[f"[{w}]"] = len(vocab)
-        vocab[w.upper()] = len(vocab)
+    for w in game:  # with and without the space before them (see the module docstring)
+        for form in (f"[{w}]", w.upper(), f"{SPACE}[{w}]", SPACE + w.upper()):
+            vocab[form] = len(vocab)
     for n in labels:
         for form in (SPACE + n, n):
             vocab.setdefault(form, len(vocab))
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
     parts = []
     if game:
-        parts.append(f"\\[(?:{'|'.join(game)})\\]")
-        parts.append(f"(?<![A-Za-z])(?:{'|'.join(w.upper() for w in game)})(?![A-Za-z])")
+        parts.append(f"{SPACE}?\\[(?:{'|'.join(game)})\\]")
+        upper = "|".join(w.upper() for w in game)
+        parts.append(f"(?:{SPACE}|(?<![A-Za-z]))(?:{upper})(?![A-Za-z])")
     if labels:
         parts.append(f"{SPACE}?(?:{'|'.join(labels)})(?![A-Za-z])")
     if words:

@@ -85,8 +85,11 @@ def test_game_words_are_one_token_in_both_printed_forms():
     ids = tok(text, add_special_tokens=False)["input_ids"]
     pieces = tok.convert_ids_to_tokens(ids)
     assert tok.decode(ids) == text
-    assert "[about]" in pieces and "ABOUT" in pieces and "STORM" in pieces
-    assert pieces[pieces.index("ABOUT") + 2] == "A"  # the spaced letters stay single bytes
+    # the word and the space before it are one token: the reveal directly follows " was"
+    assert "\u0120[about]" in pieces and "\u0120ABOUT" in pieces
+    assert pieces[pieces.index("\u0120STORM") - 1] == "\u0120was"
+    assert pieces[pieces.index("\u0120ABOUT") + 2] == "A"  # the spaced letters stay bytes
+    assert tok.convert_ids_to_tokens(tok("[about]")["input_ids"]) == ["[about]"]
     # inside a longer word, or an unlisted word in brackets: one token per byte
     for text in ("[abouts]", "STORMS", "xSTORM", "[zzzzz]"):
         assert len(tok(text, add_special_tokens=False)["input_ids"]) == len(text)
@@ -117,7 +120,7 @@ def test_quick_build_runs_and_loads_with_its_own_tokenizer(tmp_path, capsys):
     assert record["probes"] and "p1_copy" in record["probes"][0]
     policy = Policy.load(str(tmp_path / "m"), device="cpu")
     # the word-level tokenizer survives saving: an answer word is one token after loading
-    assert policy.tokenizer.tokenize("[about] ABOUT") == ["[about]", "\u0120", "ABOUT"]
+    assert policy.tokenizer.tokenize("[about] ABOUT") == ["[about]", "\u0120ABOUT"]
     out = policy.generate(
         [[{"role": "user", "content": "hi"}]], SamplingParams(max_new_tokens=4, seed=0)
     )

@@ -91,7 +91,7 @@ class BuildConfig:
     layers: int = 4
     heads: int = 6
     stages: tuple[Stage, ...] = (
-        Stage(steps=1000, max_len=256, batch_tokens=4096, synthetic=0.85, mix=(0.35, 0.25, 0.4)),
+        Stage(steps=1000, max_len=256, batch_tokens=4096, synthetic=0.85, mix=(0.25, 0.25, 0.5)),
         Stage(steps=700, max_len=1024, batch_tokens=4096, synthetic=0.35),
         Stage(steps=200, max_len=1536, batch_tokens=4096, synthetic=0.25),
     )

@@ -24,6 +24,7 @@ import platform
 import subprocess
 import sys
 import time
+import warnings
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
@@ -576,8 +577,19 @@ def resume(path: Path, args: argparse.Namespace) -> Run:
     return run
 
 
+def show_one_line(message: Warning | str, *_: Any, **__: Any) -> None:
+    """Warnings as the command line shows them (a skipped plugin, say): one line, no source."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> Path:
     """Run (or resume) one training run; returns its directory."""
+    with warnings.catch_warnings():  # restores the caller's warning display afterwards
+        warnings.showwarning = show_one_line
+        return run_command(argv)
+
+
+def run_command(argv: list[str] | None) -> Path:
     args = parse_args(argv)
     try:
         if args.resume:

@@ -47,6 +47,10 @@ class UndeclaredAnswerLength(UserWarning):
     """An environment does not say how long its answers are (it gets the default)."""
 
 
+class BrokenPlugin(UserWarning):
+    """A third-party environment plugin failed to load and was skipped."""
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """How to build one named environment, and what a run needs to know about it.
@@ -130,17 +134,39 @@ def register_prefix(
 
 
 def _load_plugins() -> None:
+    """Register every ``resd_bench.envs`` entry point, once per process. A plugin that fails
+    (its import, a wrong object, its own registration raising) is skipped with a one-line
+    ``BrokenPlugin`` warning naming it, and whatever it registered is taken back: one broken
+    package never breaks the suite's own environments."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        target = ep.load()
-        if isinstance(target, type) and issubclass(target, TextEnv):
-            if ep.name not in _REGISTRY:
-                register(ep.name, target, description=(target.__doc__ or "").strip())
-        else:
-            target()
+        before = set(_REGISTRY)
+        try:
+            _load_plugin(ep)
+        except (Exception, SystemExit) as err:  # anything third-party code may raise
+            for name in set(_REGISTRY) - before:
+                del _REGISTRY[name]
+            text = " ".join(str(err).split())[:200]
+            warnings.warn(
+                f"environment plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
+                f"{type(err).__name__}" + (f": {text}" if text else ""),
+                BrokenPlugin,
+                stacklevel=3,
+            )
+
+
+def _load_plugin(ep: importlib.metadata.EntryPoint) -> None:
+    target = ep.load()
+    if isinstance(target, type) and issubclass(target, TextEnv):
+        if ep.name not in _REGISTRY:
+            register(ep.name, target, description=(target.__doc__ or "").strip())
+    elif callable(target) and not isinstance(target, type):
+        target()
+    else:
+        raise TypeError("neither a TextEnv subclass nor a function that registers environments")
 
 
 def list_envs() -> list[str]:

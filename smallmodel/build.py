@@ -48,7 +48,14 @@ from envs.xbrl.env import XbrlTagging
 from learners.sft import answer_ids
 from smallmodel import probes
 from smallmodel.corpus import CorpusConfig, Example, build_corpus
-from smallmodel.synthetic import IGNORE, Vocab, copy_sequence, needle_sequence, recall_sequence
+from smallmodel.synthetic import (
+    IGNORE,
+    Vocab,
+    copy_sequence,
+    needle_sequence,
+    pairs_sequence,
+    recall_sequence,
+)
 from smallmodel.wordtok import build_word_tokenizer, frequent_words
 
 
@@ -60,7 +67,8 @@ class Stage:
     max_len: int
     batch_tokens: int
     synthetic: float  # share of sequences that are synthetic
-    mix: tuple[float, float, float] = (0.4, 0.2, 0.4)  # copy, recall, needle among synthetic
+    # copy, recall, needle, pairs: shares among synthetic sequences
+    mix: tuple[float, float, float, float] = (0.35, 0.2, 0.4, 0.05)
 
 
 @dataclass
@@ -91,7 +99,7 @@ class BuildConfig:
     layers: int = 4
     heads: int = 6
     stages: tuple[Stage, ...] = (
-        Stage(steps=1000, max_len=256, batch_tokens=4096, synthetic=0.85, mix=(0.25, 0.25, 0.5)),
+        Stage(steps=1000, max_len=256, batch_tokens=4096, synthetic=0.85, mix=(0.2, 0.2, 0.5, 0.1)),
         Stage(steps=700, max_len=1024, batch_tokens=4096, synthetic=0.35),
         Stage(steps=200, max_len=1536, batch_tokens=4096, synthetic=0.25),
     )
@@ -252,12 +260,14 @@ class Mixer:
                 return ids, labels
 
     def synthetic(self, stage: Stage) -> tuple[list[int], list[int]]:
-        kind = int(self.rng.choice(3, p=stage.mix))
+        kind = int(self.rng.choice(len(stage.mix), p=stage.mix))
         if kind == 0:
             return copy_sequence(self.rng, self.vocab, self.texts, stage.max_len)
         if kind == 1:
             return recall_sequence(self.rng, self.vocab, stage.max_len)
-        return needle_sequence(self.rng, self.vocab, self.texts, stage.max_len)
+        if kind == 2:
+            return needle_sequence(self.rng, self.vocab, self.texts, stage.max_len)
+        return pairs_sequence(self.rng, self.vocab, stage.max_len)
 
     def batch(self, stage: Stage) -> list[tuple[list[int], list[int]]]:
         rows: list[tuple[list[int], list[int]]] = []

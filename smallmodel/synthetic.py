@@ -20,6 +20,11 @@ Kinds:
   values answer tokens), then several keys, each followed by its value: associative recall,
   solvable only by looking the key up in the context (a fixed key -> value table would be
   learned as bigrams instead, which is what a first version of this generator did).
+* ``pairs``: the fixed pairs ``WORD [word]`` (a reveal form, then its answer form), many per
+  sequence: the translation a Wordle teacher makes after finding the reveal. Learned as plain
+  bigrams, it puts "the answer is [word]" into the reveal position's own state, which is what
+  a retrieving head then has to move to the answer position; without it the model must learn
+  retrieval and translation at once, and neither gets a useful gradient before the other.
 * ``needle``: blocks of filler text in which one "The word was WORD." sits at a random depth,
   closed by the chat template's assistant turn and the answer ``[word]``: the reveal-to-answer
   step a Wordle teacher makes, several times per sequence, each time about the latest reveal.
@@ -125,6 +130,19 @@ def recall_sequence(
             break
         ids += block
         targets += flags
+    return _trained(ids, targets)
+
+
+def pairs_sequence(
+    rng: np.random.Generator, vocab: Vocab, max_len: int
+) -> tuple[list[int], list[int]]:
+    """``WORD [word]`` pairs (fixed by the vocabulary), targets on each answer form."""
+    ids: list[int] = []
+    targets: list[bool] = []
+    while len(ids) + 2 <= max_len:
+        k = int(rng.integers(len(vocab.answers)))
+        ids += [vocab.reveals[k], vocab.answers[k]]
+        targets += [False, True]
     return _trained(ids, targets)
 
 

@@ -10,6 +10,7 @@ from smallmodel.synthetic import (
     Vocab,
     copy_sequence,
     needle_sequence,
+    pairs_sequence,
     recall_sequence,
 )
 
@@ -100,3 +101,11 @@ def test_sequences_are_deterministic_in_the_generator():
         lambda r: needle_sequence(r, VOCAB, TEXTS, 256),
     ):
         assert make(np.random.default_rng(3)) == make(np.random.default_rng(3))
+
+
+def test_pairs_teach_each_reveal_its_own_answer():
+    ids, labels = pairs_sequence(np.random.default_rng(0), VOCAB, 101)
+    trained = check_alignment(ids, labels, 101)
+    assert len(trained) == 50
+    for i in trained:
+        assert ids[i + 1] == ANSWERS[REVEALS.index(ids[i])]

@@ -69,6 +69,7 @@ USER_ERRORS = (
     learners.ConfigError,
     envs.KnobError,
     envs.UnknownEnvironmentError,
+    envs.EnvUnavailable,
     PresetUnavailable,
 )
 

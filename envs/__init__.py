@@ -8,7 +8,7 @@
 See ``envs.base`` for the contract and ``envs.registry`` for registration and plugins.
 """
 
-from envs.base import INFO_KEYS, Interval, Knob, KnobError, Outcome, TextEnv
+from envs.base import INFO_KEYS, EnvUnavailable, Interval, Knob, KnobError, Outcome, TextEnv
 from envs.registry import (
     DEFAULT_MAX_NEW_TOKENS,
     ENTRY_POINT_GROUP,
@@ -33,6 +33,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "INFO_KEYS",
     "EnvSpec",
+    "EnvUnavailable",
     "Interval",
     "Knob",
     "KnobError",

@@ -48,6 +48,11 @@ class KnobError(ValueError):
     """A difficulty knob is unknown or out of its allowed range."""
 
 
+class EnvUnavailable(RuntimeError):
+    """An environment cannot be built in this installation: an optional extra, data, an API
+    key or real isolation is missing. The message says which, in one line."""
+
+
 class AnyText(spaces.Text):
     """A permissive text space: any ``str`` is a member (``max_length`` only bounds sampling).
 

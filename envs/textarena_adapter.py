@@ -24,15 +24,11 @@ from typing import Any
 import numpy as np
 from gymnasium.envs.registration import EnvSpec
 
-from envs.base import Knob, KnobError, Outcome, TextEnv
+from envs.base import EnvUnavailable, Knob, KnobError, Outcome, TextEnv
 from envs.registry import register_prefix
 
 PREFIX = "textarena/"
 SINGLE_ONLY = "is not a single-player game (only single-player games are adapted)"
-
-
-class TextArenaUnavailable(RuntimeError):
-    """A TextArena game cannot be built or reset in this installation (one-line reason)."""
 
 
 def _textarena() -> tuple[Any, dict[str, Any]]:
@@ -42,7 +38,7 @@ def _textarena() -> tuple[Any, dict[str, Any]]:
         import textarena
         from textarena.envs.registration import ENV_REGISTRY
     except ImportError as exc:
-        raise TextArenaUnavailable(
+        raise EnvUnavailable(
             f"textarena is not installed ({exc}); install the extra: pip install -e '.[textarena]'"
         ) from None
     finally:
@@ -92,9 +88,9 @@ class TextArenaEnv(TextEnv):
         except TypeError as exc:
             raise KnobError(f"bad knob for TextArena game {game_id}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - any failure of a third-party game is reported
-            raise TextArenaUnavailable(f"{PREFIX}{game_id} {_why(game_id, exc)}") from None
+            raise EnvUnavailable(f"{PREFIX}{game_id} {_why(game_id, exc)}") from None
         if not single:  # some multi-player games accept num_players=1 without complaint
-            raise TextArenaUnavailable(f"{PREFIX}{game_id} {SINGLE_ONLY}")
+            raise EnvUnavailable(f"{PREFIX}{game_id} {SINGLE_ONLY}")
         self._base = self._game
         while hasattr(self._base, "env"):
             self._base = self._base.env

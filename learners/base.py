@@ -21,7 +21,8 @@ from typing import Any, ClassVar
 
 import torch
 
-from learners.trajectory import Conversation, Episode, Group, Turn
+from chat import Conversation
+from learners.trajectory import Episode, Group, Turn
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,4 @@
-"""GRPO: group-relative advantages and a clipped surrogate (RESD.md section 4).
+"""GRPO: group-relative advantages and a clipped surrogate (docs/METHOD.md section 5).
 
 Per step: for each group of G episodes on one task, the advantage of an episode is its reward
 normalised within the group; every turn of the episode carries that advantage. The loss is the

@@ -2,8 +2,8 @@
 
 Shapes: ``B`` sequences (completions), ``T`` completion tokens (padded), ``K`` top-K buckets.
 ``mask`` is 1.0 on real completion tokens and 0.0 on padding. Formulas follow
-shared/docs/RESD.md; every function here is tested against an independent float64
-computation in tests/learners/test_losses.py.
+docs/METHOD.md (sections 3.3, 4.8 and 5); every function here is tested against an independent
+float64 computation in tests/learners/test_losses.py.
 """
 
 from __future__ import annotations

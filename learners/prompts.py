@@ -8,16 +8,7 @@ turn k with that first message replaced.
 
 from __future__ import annotations
 
-import re
-
-from learners.trajectory import Conversation
-
-_THINKING = re.compile(r"<think>.*?(</think>|$)", re.S)
-
-
-def strip_thinking(text: str) -> str:
-    """Remove ``<think>...</think>`` blocks (an unterminated one runs to the end)."""
-    return _THINKING.sub("", text).strip()
+from chat import Conversation, strip_thinking
 
 
 def student_task(task: str, context: str = "") -> str:
@@ -49,7 +40,7 @@ def resd_teacher_task(
     reflection: str | None = None,
     solution: str | None = None,
 ) -> str:
-    """RESD's sectioned teacher message (RESD.md section 3.6), sections in the paper's order.
+    """RESD's sectioned teacher message (docs/METHOD.md section 4.7), in the paper's order.
 
     The environment feedback is dropped when a successful trial is available; empty sections
     are left out.

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from chat import Conversation
 from learners.prompts import student_task
 from learners.trajectory import Episode, Group, Turn
 
@@ -43,7 +44,7 @@ def play_groups(
     stats = RolloutStats()
     episodes: list[Episode] = []
     envs: list[Any] = []
-    conversations: list[list[dict[str, str]]] = []
+    conversations: list[Conversation] = []
     t0 = time.perf_counter()
     for g, seed in enumerate(seeds):
         for _ in range(per_task):

@@ -1,6 +1,6 @@
 """Self-distillation learners: SDPO (``sd``) and RESD (``resd``), one class, two configs.
 
-Per step (RESD.md sections 2 and 3):
+Per step (docs/METHOD.md sections 3 and 4):
 
 1. Solution buffer: every successful episode becomes the task's cached successful trial.
 2. RESD only: the reflection component reflects on failures, tags playbook bullets, curates

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from learners.trajectory import Conversation
+from chat import Conversation
 
 
 def answer_ids(policy: Any, text: str) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-Conversation = list[dict[str, str]]
+from chat import Conversation, strip_thinking
 
 
 @dataclass
@@ -12,7 +12,7 @@ class Turn:
     """One model completion in its own context, and what the environment said about it."""
 
     # the conversation the completion was sampled from; its assistant messages carry the
-    # "token_ids" they were sampled as, which Policy.render keeps verbatim
+    # "token_ids" they were sampled as (chat.Message), which Policy.render keeps verbatim
     messages: Conversation
     completion_ids: list[int]
     logprobs: list[float]  # sampling log-probs of completion_ids (rollout policy)
@@ -39,8 +39,9 @@ class Episode:
     hindsight: list[str] = field(default_factory=list)
 
     def answer(self) -> str:
-        """The agent's answers in order, one per line (what a reviewer reads as 'the attempt')."""
-        return "\n".join(f"Turn {n}: {t.text.strip()}" for n, t in enumerate(self.turns, 1))
+        """The agent's answers in order, one per line, each without its thinking (what a
+        reviewer reads as 'the attempt': the reflector, the teacher's trials)."""
+        return "\n".join(f"Turn {n}: {strip_thinking(t.text)}" for n, t in enumerate(self.turns, 1))
 
     def feedback(self) -> str:
         """The environment's feedback in order, one block per turn."""

@@ -1,5 +1,6 @@
 """Reflection component: reflector, curator and the persistent playbook of lessons."""
 
+from chat import strip_thinking  # re-exported: part of this package's API
 from reflection.concise import ConciseResult, concise
 from reflection.curator import CurationStats, Curator, Operation, parse_operations
 from reflection.generators import (
@@ -8,7 +9,7 @@ from reflection.generators import (
     ScriptedGenerator,
     TextGenerator,
 )
-from reflection.lenient_json import Extracted, extract_json, strip_thinking
+from reflection.lenient_json import Extracted, extract_json
 from reflection.pipeline import Attempt, ReflectionConfig, ReflectionPipeline, StepReport
 from reflection.playbook import ACE_SECTIONS, Bullet, Playbook, approx_tokens
 from reflection.recorder import PlaybookRecorder, playbook_at, read_history

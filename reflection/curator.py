@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from reflection.generators import Conversation
+from chat import Conversation
 from reflection.lenient_json import extract_json
 from reflection.playbook import Bullet, Playbook, approx_tokens, normalize_text
 from reflection.reflector import Reflection, clip, normalize_id

@@ -13,9 +13,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from chat import Conversation
 from reflection.playbook import approx_tokens
-
-Conversation = list[dict[str, str]]
 
 
 @runtime_checkable

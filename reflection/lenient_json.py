@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chat import strip_thinking
+
 # Outputs longer than this are cut before parsing: the parse stays linear and bounded, and a
 # runaway generation is read as a truncated one.
 MAX_CHARS = 64_000
@@ -22,8 +24,6 @@ MAX_CHARS = 64_000
 # is refused before it can reach a recursive reader (json's own decoder, the field readers).
 MAX_DEPTH = 64
 
-_THINK_OPEN = re.compile(r"<think>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"</think>", re.IGNORECASE)
 _FENCE = re.compile(
     r"```[ \t]*(?:json|JSON|js|javascript|python)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL
 )
@@ -45,33 +45,6 @@ class Extracted:
     @property
     def ok(self) -> bool:
         return self.value is not None
-
-
-def strip_thinking(text: str) -> str:
-    """Remove ``<think>...</think>`` blocks; an unclosed ``<think>`` drops the rest of the text,
-    and a lone ``</think>`` (template put the opening tag in the prompt) drops what precedes it.
-
-    One left-to-right scan with literal searches, so the cost stays linear even for an output
-    that repeats ``<think>`` thousands of times."""
-    kept: list[str] = []
-    pos = 0
-    while (opened := _THINK_OPEN.search(text, pos)) is not None:
-        closed = _THINK_CLOSE.search(text, opened.end())
-        if closed is None:
-            break
-        kept.append(text[pos : opened.start()])
-        pos = closed.end()
-    kept.append(text[pos:])
-    text = "".join(kept)
-    last_close = None
-    for last_close in _THINK_CLOSE.finditer(text):  # noqa: B007 (the last match is wanted)
-        pass
-    if last_close is not None:
-        text = text[last_close.end() :]
-    opened = _THINK_OPEN.search(text)
-    if opened is not None:
-        text = text[: opened.start()]
-    return text.strip()
 
 
 def extract_json(text: Any, want: type = dict, max_chars: int = MAX_CHARS) -> Extracted:

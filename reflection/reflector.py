@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reflection.generators import Conversation
-from reflection.lenient_json import extract_json, strip_thinking
+from chat import Conversation, strip_thinking
+from reflection.lenient_json import extract_json
 from reflection.playbook import Playbook, approx_tokens
 
 TAGS = ("helpful", "harmful", "neutral")

@@ -54,6 +54,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from envs.base import EnvUnavailable
 from envs.sandbox import bwrap, seccomp
 
 UNSAFE_ENV_VAR = "RESD_UNSAFE_SANDBOX"
@@ -74,8 +75,9 @@ class Isolation(enum.StrEnum):
         return self is not Isolation.PROCESS
 
 
-class SandboxUnavailable(RuntimeError):
-    """Real isolation is needed and missing, and the unsafe switch is not set."""
+class SandboxUnavailable(EnvUnavailable):
+    """Real isolation is needed and missing, and the unsafe switch is not set (the sandbox's
+    case of an environment that cannot be built here)."""
 
 
 @dataclass(frozen=True)

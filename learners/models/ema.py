@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import torch
 
+from chat import Conversation
 from learners.models.policy import Policy
-from learners.models.types import Conversation, TokenScores
+from learners.models.types import TokenScores
 
 
 class EmaTeacher:

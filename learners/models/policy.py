@@ -23,16 +23,11 @@ from __future__ import annotations
 
 import torch
 
+from chat import Conversation
 from learners.models.engines import EngineSetup, check_engine, make_engine
 from learners.models.hf_scoring import HFScorer
 from learners.models.presets import PresetUnavailable, load_model
-from learners.models.types import (
-    Completion,
-    Conversation,
-    LoraSettings,
-    SamplingParams,
-    TokenScores,
-)
+from learners.models.types import Completion, LoraSettings, SamplingParams, TokenScores
 
 
 def default_device() -> torch.device:

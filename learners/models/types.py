@@ -1,7 +1,7 @@
 """Plain records of the model layer: sampling settings, completions, per-token scores, LoRA.
 
-A conversation is a list of chat messages:
-``{"role": "system" | "user" | "assistant", "content": str}``.
+Conversations are ``chat.Conversation`` (an assistant message may carry the ``token_ids`` it
+was sampled as).
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-
-Conversation = list[dict]
 
 
 @dataclass(frozen=True)

@@ -29,3 +29,9 @@ def test_the_command_line_passes_the_engine():
     args = runner.parse_args(["--engine", "vllm"])
     assert runner.config_from_args(args).engine == "vllm"
     assert runner.config_from_args(runner.parse_args([])).engine == "hf"
+
+
+def test_an_environment_that_cannot_run_here_is_a_one_line_error():
+    pytest.importorskip("textarena", reason="textarena is not installed (extra: textarena)")
+    with pytest.raises(SystemExit, match=r"^error: textarena/TicTacToe-v0 is not a single-pl"):
+        runner.main(["--env", "textarena/TicTacToe-v0", "--no-leaderboard"])

@@ -9,8 +9,6 @@ import envs
 
 pytest.importorskip("textarena", reason="textarena is not installed (extra: textarena)")
 
-from envs.textarena_adapter import TextArenaUnavailable  # noqa: E402
-
 HANOI = ["[A C]", "[A B]", "[C B]", "[A C]", "[B A]", "[B C]", "[A C]"]
 
 
@@ -86,7 +84,7 @@ def test_seeding_is_isolated_and_deterministic():
     ],
 )
 def test_unavailable_games_fail_at_make_with_one_line(game, message):
-    with pytest.raises(TextArenaUnavailable) as err:
+    with pytest.raises(envs.EnvUnavailable) as err:
         envs.make(f"textarena/{game}")
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
 

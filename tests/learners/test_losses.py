@@ -78,7 +78,7 @@ def kl_ref(p, q):
 
 
 def divergence_ref(s, t, alpha):
-    """Float64 divergence between two probability lists, straight from RESD.md."""
+    """Float64 divergence between two probability lists, straight from docs/METHOD.md 3.3."""
     if alpha == 0:
         return kl_ref(t, s)
     if alpha == 1:

@@ -23,9 +23,6 @@ from reflection.pipeline import StepReport
 from reflection.playbook import Bullet, Playbook
 from rundir import PLAYBOOK, PLAYBOOK_HISTORY, RunDir, RunDirError, read_log
 
-PLAYBOOK_FILE = PLAYBOOK
-HISTORY_FILE = PLAYBOOK_HISTORY
-
 
 class PlaybookRecorder:
     """Call ``record(report, playbook)`` after each ``ReflectionPipeline.update``."""
@@ -34,14 +31,14 @@ class PlaybookRecorder:
         self.run_dir = run_dir
 
     def record(self, report: StepReport, playbook: Playbook) -> None:
-        self.run_dir.append_json(HISTORY_FILE, report.to_record())
-        playbook.save(self.run_dir / PLAYBOOK_FILE)
+        self.run_dir.append_json(PLAYBOOK_HISTORY, report.to_record())
+        playbook.save(self.run_dir / PLAYBOOK)
 
 
 def read_history(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The history records in order (none if there is no history). A bad line anywhere is a
     ``RunDirError``; an unfinished last line is a write in progress and is not read."""
-    path = Path(run_dir) / HISTORY_FILE
+    path = Path(run_dir) / PLAYBOOK_HISTORY
     records = read_log(path, live=True, missing_ok=True)
     for number, record in enumerate(records, start=1):
         if not isinstance(record.get("step"), int):
@@ -53,7 +50,7 @@ def playbook_at(run_dir: str | os.PathLike, step: int) -> Playbook | None:
     """The playbook as it stood after update ``step`` (None if no record of that step).
     Texts come from the history; bullets older than the history from playbook.json."""
     records = read_history(run_dir)
-    latest_path = Path(run_dir) / PLAYBOOK_FILE
+    latest_path = Path(run_dir) / PLAYBOOK
     latest = Playbook.load(latest_path) if latest_path.is_file() else Playbook()
     known: dict[str, tuple[str, str]] = {b.id: (b.section, b.text) for b in latest.bullets.values()}
     target = None

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from reflection.pipeline import PROBLEM_COUNTS
 from reflection.playbook import Playbook
-from reflection.recorder import PLAYBOOK_FILE, playbook_at, read_history
-from rundir import RunDirError
+from reflection.recorder import playbook_at, read_history
+from rundir import PLAYBOOK, RunDirError
 
 
 def step_lines(rec: dict) -> list[str]:
@@ -58,9 +58,9 @@ def chosen_playbook(run: Path, step: int | None) -> tuple[Playbook, str]:
         if pb is None:
             raise RunDirError(f"no history record at or before step {step}")
         return pb, f"playbook after step {step}"
-    if not (run / PLAYBOOK_FILE).is_file():
-        raise RunDirError(f"no {PLAYBOOK_FILE} in {run}")
-    return Playbook.load(run / PLAYBOOK_FILE), "playbook (latest)"
+    if not (run / PLAYBOOK).is_file():
+        raise RunDirError(f"no {PLAYBOOK} in {run}")
+    return Playbook.load(run / PLAYBOOK), "playbook (latest)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except (KeyError, TypeError, ValueError) as e:  # a playbook.json of the wrong shape
-        print(f"error: {run / PLAYBOOK_FILE} is unreadable: {e}", file=sys.stderr)
+        print(f"error: {run / PLAYBOOK} is unreadable: {e}", file=sys.stderr)
         return 2
     print(f"== {title}: {len(pb)} bullets ==")
     print(pb.render() or "(empty)")

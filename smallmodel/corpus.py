@@ -36,18 +36,10 @@ from learners.prompts import resd_teacher_task, sdpo_teacher_task, with_first_me
 from learners.rollout import play_groups
 from learners.trajectory import Conversation, Episode
 from reflection import Curator, OracleReflector, Playbook, Reflector, parse_reflection
+from smallmodel import corpus_xbrl as xbrl
+from smallmodel.examples import Example, assistant_indices, full_conversation
 
 KINDS = ("student", "teacher", "reflect", "tag", "curate")
-
-
-@dataclass
-class Example:
-    """A conversation whose assistant messages at ``targets`` (indices) are trained."""
-
-    messages: Conversation
-    targets: list[int]
-    kind: str
-    env: str
 
 
 @dataclass(frozen=True)
@@ -104,16 +96,6 @@ def answer_of(env: Any) -> str:
     """The winning action of a finished game, written as the player must write it."""
     game = env.unwrapped
     return f"[{game._show(game.secret)}]".lower()
-
-
-def full_conversation(episode: Episode) -> Conversation:
-    """The episode's whole student conversation, its last answer included."""
-    last = episode.turns[-1]
-    return [dict(m) for m in last.messages] + [{"role": "assistant", "content": last.text}]
-
-
-def assistant_indices(messages: Conversation) -> list[int]:
-    return [i for i, m in enumerate(messages) if m["role"] == "assistant"]
 
 
 # -- lessons and reflections from hindsight notes -----------------------------------------------
@@ -388,8 +370,6 @@ def xbrl_examples(
     weak: list[Episode], envs_: list[Any], cfg: CorpusConfig, rng: np.random.Generator
 ) -> list[Example]:
     """The knowledge-tagging environment's examples (see ``smallmodel.corpus_xbrl``)."""
-    from smallmodel import corpus_xbrl as xbrl
-
     out = [xbrl.student_example(e) for e in weak if rng.random() < cfg.student_share]
     for ep, env in zip(weak, envs_, strict=True):
         game = env.unwrapped

@@ -28,7 +28,7 @@ from envs.xbrl.labels import label_set
 from learners.prompts import resd_teacher_task, sdpo_teacher_task, with_first_message
 from learners.trajectory import Episode
 from reflection import Curator, Playbook, Reflector, parse_reflection
-from smallmodel.corpus import Example, assistant_indices, full_conversation
+from smallmodel.examples import Example, assistant_indices, full_conversation
 
 SECTION = "context clues & indicators"
 _MISS = re.compile(r"cue '([^']+)' means (\w+)")

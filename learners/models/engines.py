@@ -108,9 +108,9 @@ def make_engine(name: str, setup: EngineSetup) -> Engine:
 
 
 def _hf_engine(setup: EngineSetup) -> Engine:
-    return HFEngine(
-        setup.model, setup.tokenizer, setup.eos_ids, setup.pad_id, setup.batch_size, **setup.options
-    )
+    # rows that decode together come from a memory budget, not the scorer's batch size;
+    # engine_options {"batch_size": n} or {"memory_budget_mb": m} set them
+    return HFEngine(setup.model, setup.tokenizer, setup.eos_ids, setup.pad_id, **setup.options)
 
 
 def _vllm_engine(setup: EngineSetup) -> Engine:

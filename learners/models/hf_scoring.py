@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from learners.models.hf_engine import (
+    autocast,
     cache_kwarg,
     forward_logits,
     output_cache,
@@ -35,10 +36,14 @@ MIN_SHARED_PREFIX = 32
 class HFScorer:
     """Scores (prompt, completion) token lists with ``model``, ``batch_size`` rows a pass."""
 
-    def __init__(self, model: torch.nn.Module, pad_id: int, batch_size: int) -> None:
+    def __init__(
+        self, model: torch.nn.Module, pad_id: int, batch_size: int, autocast: str | None = None
+    ) -> None:
         self.model = model
         self.pad_id = pad_id
         self.batch_size = batch_size
+        # "bf16" / "fp16": forward passes under autocast, float32 master weights and LM head
+        self.autocast = autocast
         # run the prefix that all rows of a scoring batch share once (see _score_rows)
         self.share_prefixes = weight_bound(model)
 
@@ -108,7 +113,7 @@ class HFScorer:
             if len(widths) > 1:
                 raise ValueError(f"gather_ids entries differ in width: {sorted(widths)}")
             gather = torch.cat([g.to(device=device, dtype=torch.long) for g in gather_ids])
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(grad), autocast(self.model, self.autocast):
             logit_parts, extra = [], {}
             if shared:
                 head_keep = keep[:, :shared].any(dim=0, keepdim=True)

@@ -1,7 +1,8 @@
 """``Policy``: a causal LM + tokenizer + chat template behind one engine-agnostic API.
 
     policy = Policy.load("tiny-random" | "smollm2-135m" | hf_id | folder, engine="hf"|"vllm"|...,
-                         device=None, dtype=None, lora=None, batch_size=16, **preset_options)
+                         device=None, dtype=None, lora=None, batch_size=16, autocast=None,
+                         **preset_options)
     policy.render(conversation) -> prompt token ids (chat template, add_generation_prompt=True)
     policy.generate(conversations, SamplingParams) -> list[Completion]
     policy.score([(conversation, completion_ids), ...], top_k=0, gather_ids=None, grad=False)
@@ -47,6 +48,7 @@ class Policy:
         path: str | None = None,
         lora: LoraSettings | None = None,
         engine_options: dict | None = None,
+        autocast: str | None = None,
     ):
         check_engine(engine)
         if batch_size < 1:
@@ -61,11 +63,17 @@ class Policy:
         self.eos_ids = eos_token_ids(model, tokenizer)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else min(self.eos_ids)
+        # autocast ("bf16" / "fp16"): the trainer's forward passes, and the hf engine's, run
+        # their products in that dtype with float32 master weights (see hf_engine.autocast)
+        self.autocast = autocast
+        options = dict(engine_options or {})
+        if engine == "hf" and autocast is not None:
+            options.setdefault("autocast", autocast)
         setup = EngineSetup(
-            self.model, tokenizer, self.eos_ids, self.pad_id, batch_size, path, engine_options or {}
+            self.model, tokenizer, self.eos_ids, self.pad_id, batch_size, path, options
         )
         self.engine = make_engine(engine, setup)
-        self.scorer = HFScorer(self.model, self.pad_id, batch_size)
+        self.scorer = HFScorer(self.model, self.pad_id, batch_size, autocast=autocast)
         self._synced_version = self._weights_version()
 
     @classmethod
@@ -79,10 +87,13 @@ class Policy:
         lora: LoraSettings | None = None,
         batch_size: int = 16,
         engine_options: dict | None = None,
+        autocast: str | None = None,
         **options,
     ) -> Policy:
         """A preset name (see ``list_presets()``), a local folder, or a Hugging Face id; the
-        engine by its registered name (``list_engines()``), checked before the model loads."""
+        engine by its registered name (``list_engines()``), checked before the model loads.
+        ``autocast="bf16"`` runs forward passes in bf16 over float32 weights (off by default:
+        on a CPU with bf16 units about 2x faster training; log-probs move by ~0.1 nat)."""
         check_engine(engine)
         loaded = load_model(name, **options)
         device = torch.device(device) if device is not None else default_device()
@@ -97,6 +108,7 @@ class Policy:
             path=loaded.path,
             lora=lora,
             engine_options=engine_options,
+            autocast=autocast,
         )
 
     @property

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -59,6 +60,7 @@ from rundir import (
     SummaryRecord,
     TurnRecord,
     UpdateRecord,
+    config_key,
     read_config,
     read_evals,
 )
@@ -208,8 +210,13 @@ class Run:
         envs.make(config.env, **knobs)  # fail fast on a bad knob, before loading a model
         self.make_env = lambda: envs.make(config.env, **knobs)
         self.learner_config = learners.default_config(config.learner, config.learner_set)
+        wants = learners.learner_class(config.learner).reflection_request(self.learner_config)
         self.policy = Policy.load(config.model, engine=config.engine, **config.model_options)
-        self.learner = learners.make(config.learner, self.policy, self.learner_config)
+        # reflection is a peer of the learner: built here, handed to the learner that asks
+        self.reflection = wants and learners.reflection_pipeline(self.policy, wants)
+        self.learner = learners.make(
+            config.learner, self.policy, self.learner_config, reflection=self.reflection
+        )
         self.per_batch = config.batch_tasks * self.learner.rollouts_per_task
         if config.budget < self.per_batch:
             raise RunConfigError(
@@ -236,7 +243,7 @@ class Run:
     def attach(self, run_dir: RunDir) -> None:
         """Write into ``run_dir`` (locked by this process) from now on."""
         self.dir = run_dir
-        if getattr(self.learner, "pipeline", None) is not None:
+        if self.reflection is not None:
             from reflection import PlaybookRecorder
 
             self.recorder = PlaybookRecorder(run_dir)
@@ -328,14 +335,14 @@ class Run:
             self.phases["env"] += stats.env_seconds
             self.tokens["policy"] += stats.generated_tokens
             t0 = time.perf_counter()
-            metrics = self.learner.step(groups)
+            result = self.learner.step(groups)
             learn_seconds = time.perf_counter() - t0
-            reflect_seconds = metrics.pop("time/reflection", 0.0)
-            self.phases["reflect"] += reflect_seconds
-            self.phases["learn"] += learn_seconds - reflect_seconds
-            self.tokens["reflection"] += int(metrics.get("reflection/tokens_reflect", 0))
-            self.tokens["curation"] += int(metrics.get("reflection/tokens_curate", 0))
-            self.log_step(groups, stats, metrics)
+            for phase, seconds in result.seconds.items():
+                self.phases[phase] += seconds
+            self.phases["learn"] += learn_seconds - sum(result.seconds.values())
+            for source, count in result.tokens.items():
+                self.tokens[source] += count
+            self.log_step(groups, stats, result)
             self.samples += stats.episodes
             self.step += 1
             self.inner += 1
@@ -344,12 +351,12 @@ class Run:
             bar.update(stats.episodes)
             rate = self.tokens["policy"] / max(self.phases["generate"], 1e-9)
             bar.set_postfix(
-                train_success=f"{metrics.get('success_rate', 0):.2f}", tok_s=f"{rate:.0f}"
+                train_success=f"{result.metrics.get('success_rate', 0):.2f}", tok_s=f"{rate:.0f}"
             )
             self.checkpoint()
         bar.close()
 
-    def log_step(self, groups: list, stats: Any, metrics: dict[str, float]) -> None:
+    def log_step(self, groups: list, stats: Any, result: learners.StepResult) -> None:
         t0 = time.perf_counter()
         episodes = [ep for g in groups for ep in g]
         for n, ep in enumerate(episodes):
@@ -361,12 +368,11 @@ class Run:
                 train_success=sum(ep.success for ep in episodes) / len(episodes),
                 env_steps=stats.env_steps,
                 tokens=stats.generated_tokens,
-                metrics=metrics,
+                metrics=result.metrics,
             )
         )
-        report = getattr(self.learner, "last_report", None)
-        if self.recorder is not None and report is not None:
-            self.recorder.record(report, self.learner.pipeline.playbook)
+        if self.recorder is not None and result.reflection is not None:
+            self.recorder.record(result.reflection, self.reflection.playbook)
         self.phases["log"] += time.perf_counter() - t0
 
     def evaluate(self, bar: Any) -> None:
@@ -482,9 +488,21 @@ def log_disagreement(c: dict[str, Any], checkpoint: Checkpoint, per_batch: int) 
     return ""
 
 
-def default_path(config: RunConfig) -> Path:
+def config_record(config: RunConfig) -> dict[str, Any]:
+    """What config.json records of a run's configuration (provenance apart), resolved: the
+    learner's settings in full, not only the overrides. Cheap: no model is loaded."""
+    learner_config = learners.default_config(config.learner, config.learner_set)
+    record = {
+        **config.to_json(),
+        "learner_config": dataclasses.asdict(learner_config),
+        "env_knobs": config.env_knobs,
+    }
+    return {**record, "config_key": config_key(record)}
+
+
+def default_path(config: RunConfig, key: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = f"{config.env.replace('/', '_')}-{config.learner}-seed{config.seed}-{stamp}"
+    name = f"{config.env.replace('/', '_')}-{config.learner}-seed{config.seed}-{key[:8]}-{stamp}"
     return Path("runs") / name
 
 
@@ -492,7 +510,8 @@ def start(config: RunConfig, out: Path | None) -> Run:
     """A new run in ``out``. Everything is built and checked first, so a bad setting leaves
     nothing on disk; then the directory is made and locked, gets a first checkpoint and, last,
     its config.json: a directory with a config.json always has a checkpoint to resume from."""
-    path = out or default_path(config)
+    record = config_record(config)
+    path = out or default_path(config, record["config_key"])
     if (path / CONFIG).exists():
         raise RunError(
             f"{path} already holds a run: resume it with --resume {path}, or choose another --out"
@@ -506,9 +525,7 @@ def start(config: RunConfig, out: Path | None) -> Run:
         run.dir.write_json(
             CONFIG,
             {
-                **config.to_json(),
-                "learner_config": dataclasses.asdict(run.learner_config),
-                "env_knobs": config.env_knobs,
+                **record,
                 "sandbox_isolation": isolation_level().value,  # how model-written code is contained
                 **provenance(),
             },
@@ -590,6 +607,28 @@ def main(argv: list[str] | None = None) -> Path:
         return run_command(argv)
 
 
+def complete(run: Run) -> SummaryRecord:
+    """Train ``run`` to its budget and write its summary; its directory is closed either way."""
+    try:
+        run.train()
+        summary = run.summary()
+        run.dir.write_json(SUMMARY, summary.to_json())
+    finally:
+        run.dir.close()
+    return summary
+
+
+def run_config(config: RunConfig, out: Path | None = None, leaderboard: bool = True) -> Path:
+    """Start one run of ``config`` and see it through; returns its directory. For callers such
+    as ``benchmarks.compare``: a problem is an exception (``USER_ERRORS``, ``RunError``,
+    ``RunDirError``, ``KeyboardInterrupt``), never ``SystemExit``."""
+    run = start(config, out)
+    print(f"run directory: {run.dir.path}")
+    summary = complete(run)
+    finish(run.dir.path, summary, add_to_leaderboard=leaderboard)
+    return run.dir.path
+
+
 def run_command(argv: list[str] | None) -> Path:
     args = parse_args(argv)
     try:
@@ -603,23 +642,25 @@ def run_command(argv: list[str] | None) -> Path:
     path = run.dir.path
     print(f"run directory: {path}")
     try:
-        run.train()
-        summary = run.summary()
-        run.dir.write_json(SUMMARY, summary.to_json())
+        summary = complete(run)
     except KeyboardInterrupt:
         sys.exit(
             f"\ninterrupted at {run.samples} samples; logs are intact. Resume with:\n"
-            f"  python -m benchmarks.run --resume {path}"
+            f"  {command('benchmarks.run')} --resume {path}"
         )
     except RunDirError as error:  # disk full, read-only: what was written stays resumable
         sys.exit(
             f"error: {error}; the run stopped at {run.samples} samples, resume it with "
-            f"python -m benchmarks.run --resume {path}"
+            f"{command('benchmarks.run')} --resume {path}"
         )
-    finally:
-        run.dir.close()
     finish(path, summary, add_to_leaderboard=not args.no_leaderboard)
     return path
+
+
+def command(module: str) -> str:
+    """How to run ``module`` with the interpreter running now, so a printed hint works when
+    copied (``.venv/bin/python -m leaderboard``, not a ``python`` that may lack the suite)."""
+    return f"{shlex.quote(sys.executable)} -m {module}"
 
 
 def finish(path: Path, summary: SummaryRecord, add_to_leaderboard: bool) -> None:
@@ -644,7 +685,7 @@ def finish(path: Path, summary: SummaryRecord, add_to_leaderboard: bool) -> None
     if add_to_leaderboard:
         try:
             add_run(path)
-            print("added to the leaderboard: python -m leaderboard")
+            print(f"added to the leaderboard: {command('leaderboard')}")
         except (RunDirError, RunRejected, StoreError) as err:
             print(f"warning: not added to the leaderboard: {err}", file=sys.stderr)
 

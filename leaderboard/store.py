@@ -26,7 +26,6 @@ difficulty preset never silently averages with the plain run. A schema change ad
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -39,13 +38,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rundir import EvalRecord, RunDirError, RunRecord, read_run
+from rundir import (  # NON_RESULT_KEYS, config_key: re-exported, the key is rundir's
+    NON_RESULT_KEYS,  # noqa: F401
+    EvalRecord,
+    RunDirError,
+    RunRecord,
+    config_key,
+    read_run,
+)
 
 SCHEMA_VERSION = 1
 DEFAULT_DB = Path("runs/leaderboard.sqlite")
 ENV_VAR = "RESD_LEADERBOARD"
-# Config keys that do not change what a run measures: runs differing only here pool together.
-NON_RESULT_KEYS = frozenset({"seed", "versions", "git_commit", "out", "run_dir", "resume"})
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -164,13 +168,6 @@ def check_stored(run: StoredRun, points: Sequence[tuple]) -> list[EvalRecord]:
     if any(b.samples < a.samples for a, b in zip(curve, curve[1:], strict=False)):
         raise RunRejected("its curve goes back in samples")
     return curve
-
-
-def config_key(config: dict[str, Any]) -> str:
-    """Hash of everything in a config that changes what a run measures (not seed, provenance)."""
-    kept = {k: v for k, v in config.items() if k not in NON_RESULT_KEYS}
-    blob = json.dumps(kept, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
 def db_path(path: str | Path | None = None) -> Path:

@@ -5,7 +5,18 @@ learner = learners.make("resd", policy, {"lr": 1e-4})
 learners.list()  # ['grpo', 'resd', 'sd']
 """
 
-from learners.base import ConfigError, Learner, default_config, list_learners, make, register
+from learners.base import (
+    ConfigError,
+    Learner,
+    ReflectionRequest,
+    StepResult,
+    default_config,
+    learner_class,
+    list_learners,
+    make,
+    reflection_pipeline,
+    register,
+)
 from learners.grpo import GRPO, GRPOConfig
 from learners.self_distillation import RESD, SDConfig, SelfDistillation
 
@@ -32,10 +43,14 @@ __all__ = [
     "ConfigError",
     "GRPOConfig",
     "Learner",
+    "ReflectionRequest",
     "SDConfig",
     "SelfDistillation",
+    "StepResult",
     "default_config",
+    "learner_class",
     "list_learners",
     "make",
+    "reflection_pipeline",
     "register",
 ]

@@ -6,8 +6,12 @@ budget. The contract:
     learner = learners.make("resd", policy, {"lr": 1e-4})
     learner.rollouts_per_task          # how many episodes per task the runner draws
     learner.student_context()          # text shown to the student before each task ("" usually)
-    metrics = learner.step(groups)     # one optimiser step on the groups of episodes
+    result = learner.step(groups)      # one optimiser step on the groups: a StepResult
     learner.state_dict() / learner.load_state_dict(state)   # everything needed to resume
+
+Reflection is a peer component, not a learner's private part: a learner that reflects says so
+(``reflection_request``), and whoever builds it (the runner, ``make``) builds the pipeline
+(``reflection_pipeline``) and hands it over; the step's report comes back in its result.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ import dataclasses
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 
 from chat import Conversation
 from learners.trajectory import Episode, Group, Turn
+
+if TYPE_CHECKING:
+    from reflection import ReflectionConfig, ReflectionPipeline, StepReport
 
 
 class ConfigError(ValueError):
@@ -141,15 +148,81 @@ def episode_spans(items: list[tuple[Sample, Any]]) -> list[tuple[int, int]]:
     return spans
 
 
+@dataclass
+class StepResult:
+    """What one learner step did, typed so that the runner reads no metric names.
+
+    ``metrics`` are logged as they are (names namespaced, e.g. ``reflection/failures``) and
+    never steer anything. ``seconds`` is wall time spent inside the step on phases other than
+    learning (``{"reflect": 1.2}``): the runner books it apart. ``tokens`` counts tokens the step
+    generated, by source (``{"reflection": 120, "curation": 40}``), beside the rollouts'.
+    ``reflection`` is the reflection pipeline's report of this step, when the learner reflects.
+    """
+
+    metrics: dict[str, float]
+    seconds: dict[str, float] = field(default_factory=dict)
+    tokens: dict[str, int] = field(default_factory=dict)
+    reflection: StepReport | None = None
+
+
+@dataclass(frozen=True)
+class ReflectionRequest:
+    """What a reflecting learner asks of its reflection pipeline: the component's settings and
+    the temperature its prompts are sampled at from the policy."""
+
+    config: ReflectionConfig
+    temperature: float = 1.0
+
+
+class PolicyGenerator:
+    """The policy as the reflection pipeline's text generator (``reflection.TextGenerator``).
+
+    Sampled at ``temperature`` and seeded with the seed the pipeline passes (its update step),
+    so a resumed run reflects exactly as an uninterrupted one."""
+
+    def __init__(self, policy: Any, temperature: float = 1.0) -> None:
+        self.policy = policy
+        self.temperature = temperature
+        self.tokens_generated = 0
+
+    def generate(
+        self,
+        conversations: list[Conversation],
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> list[str]:
+        from learners.models import SamplingParams
+
+        params = SamplingParams(
+            temperature=self.temperature, max_new_tokens=max_new_tokens or 512, seed=seed
+        )
+        completions = self.policy.generate([list(c) for c in conversations], params)
+        self.tokens_generated += sum(len(c.token_ids) for c in completions)
+        return [c.text for c in completions]
+
+
+def reflection_pipeline(policy: Any, request: ReflectionRequest) -> ReflectionPipeline:
+    """The standard pipeline for ``request``: the policy reflects and curates for itself."""
+    from reflection import ReflectionPipeline
+
+    return ReflectionPipeline(PolicyGenerator(policy, request.temperature), request.config)
+
+
 class Learner(ABC):
-    """Base class: owns the optimiser and scheduler, and the step counter."""
+    """Base class: owns the optimiser and scheduler, and the step counter.
+
+    ``reflection`` is the pipeline a learner that asks for one (``reflection_request``) is
+    given; it is ``None`` for the others."""
 
     name: ClassVar[str]
     config_class: ClassVar[type]
 
-    def __init__(self, policy: Any, config: Any) -> None:
+    def __init__(
+        self, policy: Any, config: Any, reflection: ReflectionPipeline | None = None
+    ) -> None:
         self.policy = policy
         self.config = config
+        self.reflection = reflection
         self.steps = 0
         self.optimizer = torch.optim.AdamW(
             policy.trainable_parameters(), lr=config.lr, weight_decay=config.weight_decay
@@ -158,6 +231,12 @@ class Learner(ABC):
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
         )
+
+    @classmethod
+    def reflection_request(cls, config: Any) -> ReflectionRequest | None:
+        """The reflection pipeline this learner needs with ``config`` (None: it does not
+        reflect). Asked before the learner is built, so the pipeline can be handed over."""
+        return None
 
     @property
     @abstractmethod
@@ -169,8 +248,8 @@ class Learner(ABC):
         return ""
 
     @abstractmethod
-    def step(self, groups: list[Group]) -> dict[str, float]:
-        """One optimiser step on freshly drawn groups; returns metrics."""
+    def step(self, groups: list[Group]) -> StepResult:
+        """One optimiser step on freshly drawn groups."""
 
     def _optimizer_step(self) -> float:
         """Clip, step, schedule; returns the gradient norm before clipping."""
@@ -227,10 +306,28 @@ def default_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
     return build_config(cls.config_class, {**defaults, **(overrides or {})})
 
 
+def learner_class(name: str) -> type[Learner]:
+    if name not in _LEARNERS:
+        raise ConfigError(f"unknown learner {name!r}; valid learners: {', '.join(list_learners())}")
+    return _LEARNERS[name][0]
+
+
 def make(
-    name: str, policy: Any, config: dict[str, Any] | Any | None = None, **extra: Any
+    name: str,
+    policy: Any,
+    config: dict[str, Any] | Any | None = None,
+    reflection: ReflectionPipeline | None = None,
+    **extra: Any,
 ) -> Learner:
-    """Build learner ``name`` on ``policy`` with settings (a dict of overrides or a config)."""
-    cls, _ = _LEARNERS.get(name, (None, None))
+    """Build learner ``name`` on ``policy`` with settings (a dict of overrides or a config).
+
+    A learner that asks for reflection gets ``reflection``, or, when none is given, the
+    standard pipeline on ``policy`` (the runner builds its own and keeps it as a peer)."""
+    cls = learner_class(name)
     resolved = default_config(name, config)
-    return cls(policy, resolved, **extra)
+    request = cls.reflection_request(resolved)
+    if request is None:
+        reflection = None
+    elif reflection is None:
+        reflection = reflection_pipeline(policy, request)
+    return cls(policy, resolved, reflection=reflection, **extra)

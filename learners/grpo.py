@@ -18,6 +18,7 @@ from learners import losses
 from learners.base import (
     Learner,
     OptimConfig,
+    StepResult,
     in_range,
     micro_batches,
     non_negative,
@@ -51,7 +52,7 @@ class GRPO(Learner):
     name = "grpo"
     config_class = GRPOConfig
 
-    def __init__(self, policy: Any, config: GRPOConfig) -> None:
+    def __init__(self, policy: Any, config: GRPOConfig, reflection: None = None) -> None:
         super().__init__(policy, config)
         self.reference = None
         if config.beta > 0:
@@ -66,7 +67,7 @@ class GRPO(Learner):
     def _reward(self, episode) -> float:
         return float(episode.success) if self.config.reward == "success" else episode.progress
 
-    def step(self, groups: list[Group]) -> dict[str, float]:
+    def step(self, groups: list[Group]) -> StepResult:
         cfg = self.config
         advantage: dict[int, float] = {}
         for group in groups:
@@ -81,7 +82,7 @@ class GRPO(Learner):
         self.steps += 1
         if not samples:  # every group had equal rewards: no gradient this step
             metrics.update(loss=0.0, grad_norm=0.0, skipped=1.0)
-            return metrics
+            return StepResult(metrics)
         weights = losses.sequence_weights([len(s.completion_ids) for s in samples], cfg.aggregation)
         total, clip_fraction, tokens = 0.0, 0.0, 0
         for batch in micro_batches(list(zip(samples, weights, strict=True)), cfg.micro_batch):
@@ -118,4 +119,4 @@ class GRPO(Learner):
             loss_tokens=float(tokens),
             skipped=0.0,
         )
-        return metrics
+        return StepResult(metrics)

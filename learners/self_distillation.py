@@ -3,8 +3,9 @@
 Per step (docs/METHOD.md sections 3 and 4):
 
 1. Solution buffer: every successful episode becomes the task's cached successful trial.
-2. RESD only: the reflection component reflects on failures, tags playbook bullets, curates
-   and updates the global playbook (``reflection.ReflectionPipeline``).
+2. RESD only: the reflection component it is given (``reflection.ReflectionPipeline``, built
+   by the runner on request) reflects on failures, tags playbook bullets, curates and updates
+   the global playbook; its report comes back in the step's ``StepResult``.
 3. Every turn of every episode is a sample. Its teacher context is the same conversation with
    the first message replaced by the task plus privileged sections: SDPO's template (a
    successful peer or cached solution, else the failure feedback) or RESD's sectioned one
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -30,6 +31,8 @@ from learners.base import (
     ConfigError,
     Learner,
     OptimConfig,
+    ReflectionRequest,
+    StepResult,
     in_range,
     micro_batches,
     non_negative,
@@ -39,6 +42,9 @@ from learners.base import (
 )
 from learners.prompts import resd_teacher_task, sdpo_teacher_task, with_first_message
 from learners.trajectory import Episode, Group
+
+if TYPE_CHECKING:
+    from reflection import ReflectionPipeline
 
 
 @dataclass
@@ -81,39 +87,34 @@ class SelfDistillation(Learner):
     name = "sd"
     config_class = SDConfig
 
-    def __init__(self, policy: Any, config: SDConfig) -> None:
-        super().__init__(policy, config)
-        from learners.models import EmaTeacher, SamplingParams
+    def __init__(
+        self, policy: Any, config: SDConfig, reflection: ReflectionPipeline | None = None
+    ) -> None:
+        super().__init__(policy, config, reflection)
+        from learners.models import EmaTeacher
 
         self.teacher = EmaTeacher(policy, config.ema_rate)
         self.solutions: dict[str, str] = {}
-        self.pipeline = None
-        if config.use_reflection:
-            from reflection import CallableGenerator, ReflectionConfig, ReflectionPipeline
 
-            try:
-                rconfig = ReflectionConfig(**config.reflection)
-            except (TypeError, ValueError) as error:
-                raise ConfigError(f"reflection: {error}") from None
+    @classmethod
+    def reflection_request(cls, config: SDConfig) -> ReflectionRequest | None:
+        if not config.use_reflection:
+            return None
+        from reflection import ReflectionConfig
 
-            def generate(conversations: list, max_new_tokens: int | None) -> list:
-                params = SamplingParams(
-                    temperature=config.reflection_temperature,
-                    max_new_tokens=max_new_tokens or 512,
-                    seed=self.steps,
-                )
-                return policy.generate(conversations, params)
-
-            generator = CallableGenerator(generate, pass_max_new_tokens=True)
-            self.pipeline = ReflectionPipeline(generator, rconfig)
+        try:
+            rconfig = ReflectionConfig(**config.reflection)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"reflection: {error}") from None
+        return ReflectionRequest(rconfig, config.reflection_temperature)
 
     @property
     def rollouts_per_task(self) -> int:
         return self.config.rollouts
 
     def student_context(self) -> str:
-        if self.pipeline is not None and self.config.show_playbook_to_student:
-            return "PLAYBOOK:\n" + self.pipeline.render_playbook()
+        if self.reflection is not None and self.config.show_playbook_to_student:
+            return "PLAYBOOK:\n" + self.reflection.render_playbook()
         return ""
 
     # -- teacher contexts ------------------------------------------------------------------------
@@ -150,7 +151,9 @@ class SelfDistillation(Learner):
             solution=solution,
         )
 
-    def _reflect(self, episodes: list[Episode]) -> tuple[dict[int, str], dict[str, float]]:
+    def _reflect(self, episodes: list[Episode]) -> tuple[dict[int, str], StepResult]:
+        """Reflect on the step's episodes: each usable reflection's text by episode, and the
+        step's result so far (metrics, time, tokens, the report)."""
         from reflection import Attempt
 
         attempts = [
@@ -158,35 +161,39 @@ class SelfDistillation(Learner):
             for ep in episodes
         ]
         t0 = time.perf_counter()
-        report = self.pipeline.update(self.steps, attempts)
+        report = self.reflection.update(self.steps, attempts)
         texts = {
             id(ep): r.as_text()
             for ep, r in zip(episodes, report.reflections, strict=True)
             if r is not None and r.usable
         }
         metrics = {f"reflection/{k}": float(v) for k, v in report.counts.items()}
-        metrics["playbook/bullets"] = float(len(self.pipeline.playbook))
-        metrics["time/reflection"] = time.perf_counter() - t0
-        self.last_report = report
-        return texts, metrics
+        metrics["playbook/bullets"] = float(len(self.reflection.playbook))
+        return texts, StepResult(
+            metrics,
+            seconds={"reflect": time.perf_counter() - t0},
+            tokens={
+                "reflection": report.counts["tokens_reflect"],
+                "curation": report.counts["tokens_curate"],
+            },
+            reflection=report,
+        )
 
     # -- one step --------------------------------------------------------------------------------
-    def step(self, groups: list[Group]) -> dict[str, float]:
+    def step(self, groups: list[Group]) -> StepResult:
         cfg = self.config
         episodes = [ep for g in groups for ep in g]
         for ep in episodes:
             if ep.success:
                 self.solutions[ep.task_id] = ep.answer()
-        metrics: dict[str, float] = {
-            "success_rate": sum(e.success for e in episodes) / max(len(episodes), 1)
-        }
         reflections: dict[int, str] = {}
-        playbook = None
-        if self.pipeline is not None:
-            reflections, reflection_metrics = self._reflect(episodes)
-            metrics.update(reflection_metrics)
+        result, playbook = StepResult({}), None
+        if self.reflection is not None:
+            reflections, result = self._reflect(episodes)
             if cfg.use_playbook:
-                playbook = self.pipeline.render_playbook() or None
+                playbook = self.reflection.render_playbook() or None
+        success_rate = sum(e.success for e in episodes) / max(len(episodes), 1)
+        metrics = result.metrics = {"success_rate": success_rate, **result.metrics}
 
         contexts: dict[int, str | None] = {}
         with_solution = 0
@@ -210,7 +217,7 @@ class SelfDistillation(Learner):
         self.steps += 1
         if not samples:
             metrics.update(loss=0.0, grad_norm=0.0, skipped=1.0)
-            return metrics
+            return result
 
         seq_weights = losses.sequence_weights(
             [len(s.completion_ids) for s in samples], "token_mean"
@@ -253,23 +260,23 @@ class SelfDistillation(Learner):
             loss=total, grad_norm=self._optimizer_step(), loss_tokens=float(tokens), skipped=0.0
         )
         self.teacher.update()
-        return metrics
+        return result
 
     # -- resuming --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         state = super().state_dict()
         state["teacher"] = self.teacher.state_dict()
         state["solutions"] = dict(self.solutions)
-        if self.pipeline is not None:
-            state["reflection"] = self.pipeline.state_dict()
+        if self.reflection is not None:
+            state["reflection"] = self.reflection.state_dict()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.teacher.load_state_dict(state["teacher"])
         self.solutions = dict(state["solutions"])
-        if self.pipeline is not None and "reflection" in state:
-            self.pipeline.load_state_dict(state["reflection"])
+        if self.reflection is not None and "reflection" in state:
+            self.reflection.load_state_dict(state["reflection"])
 
 
 class RESD(SelfDistillation):

@@ -2,7 +2,9 @@
 
 A generator turns a batch of chat conversations (lists of ``{"role", "content"}`` messages)
 into one completion text each, and counts the tokens it generated in ``tokens_generated`` so
-the runner can account reflection and curation tokens apart from rollout tokens.
+the runner can account reflection and curation tokens apart from rollout tokens. The pipeline
+passes ``seed`` (its update step): a sampling generator that honours it reflects the same way
+when a run is resumed.
 """
 
 from __future__ import annotations
@@ -25,13 +27,17 @@ class TextGenerator(Protocol):
     tokens_generated: int
 
     def generate(
-        self, conversations: Sequence[Conversation], max_new_tokens: int | None = None
+        self,
+        conversations: Sequence[Conversation],
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
     ) -> list[str]: ...
 
 
 class ScriptedGenerator:
     """For tests: answers from a list (in call order, cycled never: running out is an error)
-    or from a function of the conversation. Records every conversation it was given."""
+    or from a function of the conversation. Records every conversation it was given; its
+    answers are fixed, so ``seed`` changes nothing."""
 
     def __init__(
         self,
@@ -45,7 +51,10 @@ class ScriptedGenerator:
         self.calls: list[list[Conversation]] = []
 
     def generate(
-        self, conversations: Sequence[Conversation], max_new_tokens: int | None = None
+        self,
+        conversations: Sequence[Conversation],
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
     ) -> list[str]:
         self.calls.append([list(c) for c in conversations])
         if self._fn is not None:
@@ -70,7 +79,8 @@ class CallableGenerator:
 
     An item may be a ``str`` or an object with ``.text`` (and, for exact counting,
     ``.token_ids``); other items count as empty text. With ``pass_max_new_tokens`` the
-    function is called as ``fn(conversations, max_new_tokens)``.
+    function is called as ``fn(conversations, max_new_tokens)``; with ``pass_seed`` it also
+    gets ``seed=`` (the pipeline's step), else the seed is the function's own business.
     """
 
     def __init__(
@@ -78,17 +88,23 @@ class CallableGenerator:
         fn: Callable[..., Sequence[Any]],
         count_tokens: Callable[[str], int] = approx_tokens,
         pass_max_new_tokens: bool = False,
+        pass_seed: bool = False,
     ) -> None:
         self.fn = fn
         self.count_tokens = count_tokens
         self.pass_max_new_tokens = pass_max_new_tokens
+        self.pass_seed = pass_seed
         self.tokens_generated = 0
 
     def generate(
-        self, conversations: Sequence[Conversation], max_new_tokens: int | None = None
+        self,
+        conversations: Sequence[Conversation],
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
     ) -> list[str]:
         convs = [list(c) for c in conversations]
-        items = self.fn(convs, max_new_tokens) if self.pass_max_new_tokens else self.fn(convs)
+        args: list[Any] = [convs, max_new_tokens] if self.pass_max_new_tokens else [convs]
+        items = self.fn(*args, seed=seed) if self.pass_seed else self.fn(*args)
         items = list(items)
         if len(items) != len(convs):
             raise RuntimeError(f"generator returned {len(items)} outputs for {len(convs)} prompts")
@@ -106,7 +122,8 @@ class OpenAIGenerator:
     """An OpenAI-compatible ``/v1/chat/completions`` endpoint (vLLM server, llama.cpp, ...),
     with the standard library only. One request per conversation, in order; a request that
     fails after ``retries`` gives an empty text (the parser counts it as dropped) and is
-    counted in ``failures``."""
+    counted in ``failures``. ``seed`` goes into the request (servers that support it, such as
+    vLLM's, then sample reproducibly)."""
 
     def __init__(
         self,
@@ -129,19 +146,23 @@ class OpenAIGenerator:
         self.failures = 0
 
     def generate(
-        self, conversations: Sequence[Conversation], max_new_tokens: int | None = None
+        self,
+        conversations: Sequence[Conversation],
+        max_new_tokens: int | None = None,
+        seed: int | None = None,
     ) -> list[str]:
-        return [self._one(c, max_new_tokens or self.max_new_tokens) for c in conversations]
+        return [self._one(c, max_new_tokens or self.max_new_tokens, seed) for c in conversations]
 
-    def _one(self, messages: Conversation, max_tokens: int) -> str:
-        body = json.dumps(
-            {
-                "model": self.model,
-                "messages": list(messages),
-                "temperature": self.temperature,
-                "max_tokens": max_tokens,
-            }
-        ).encode()
+    def _one(self, messages: Conversation, max_tokens: int, seed: int | None) -> str:
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(messages),
+            "temperature": self.temperature,
+            "max_tokens": max_tokens,
+        }
+        if seed is not None:
+            request["seed"] = seed
+        body = json.dumps(request).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"

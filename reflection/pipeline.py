@@ -179,11 +179,11 @@ class ReflectionPipeline:
         self.playbook.remove(b.id for b, _ in res.removed)
         removed += [(b.id, f"concise: {why}") for b, why in res.removed]
 
-    def _generate(self, convs: list, max_new_tokens: int) -> tuple[list[str], int]:
+    def _generate(self, convs: list, max_new_tokens: int, step: int) -> tuple[list[str], int]:
         if not convs:
             return [], 0
         before = self.generator.tokens_generated
-        texts = self.generator.generate(convs, max_new_tokens=max_new_tokens)
+        texts = self.generator.generate(convs, max_new_tokens=max_new_tokens, seed=step)
         if len(texts) != len(convs):
             raise RuntimeError(f"generator returned {len(texts)} texts for {len(convs)} prompts")
         return list(texts), self.generator.tokens_generated - before
@@ -228,7 +228,7 @@ class ReflectionPipeline:
                 )
                 for i in succ_idx
             ]
-            texts, counts["tokens_reflect"] = self._generate(convs, c.max_new_tokens_reflect)
+            texts, counts["tokens_reflect"] = self._generate(convs, c.max_new_tokens_reflect, step)
             if c.oracle:
                 for i in fail_idx:
                     reflections[i] = OracleReflector.reflect(attempts[i].hindsight)
@@ -262,7 +262,7 @@ class ReflectionPipeline:
         usable = [i for i in fail_idx if reflections[i] is not None and reflections[i].usable]
         if c.reflect and c.curate and usable:
             convs = [self.curator.prompt(reflections[i], attempts[i].task, pb) for i in usable]
-            texts, counts["tokens_curate"] = self._generate(convs, c.max_new_tokens_curate)
+            texts, counts["tokens_curate"] = self._generate(convs, c.max_new_tokens_curate, step)
             for text in texts:
                 ops, bad, readable = self.curator.parse(text)
                 cur.unparsed += not readable

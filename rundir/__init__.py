@@ -5,6 +5,7 @@ A run directory, as ``python -m benchmarks.run`` writes it::
     RUN_DIR/
       config.json     resolved config: env, env_knobs, learner, learner_config, model, seed,
                       budget, batch_tasks, inner_steps, eval_every, eval_tasks, eval_k, ...,
+                      config_key (``rundir.key``: the hash that identifies what it measures),
                       versions {python, torch, transformers}, git_commit (str or null)
       episodes.jsonl  one line per training episode (EpisodeRecord, the full transcript)
       updates.jsonl   one line per optimiser step (UpdateRecord: runner fields + metrics)
@@ -27,6 +28,7 @@ from rundir.atomic import write_atomic, write_json_atomic
 from rundir.directory import Checkpoint, RunDir, load_checkpoint
 from rundir.errors import RunDirError
 from rundir.jsonl import read_log
+from rundir.key import NON_RESULT_KEYS, config_key
 from rundir.layout import (
     CHECKPOINT,
     CONFIG,
@@ -56,6 +58,7 @@ __all__ = [
     "EPISODES",
     "EVALS",
     "LOGS",
+    "NON_RESULT_KEYS",
     "PLAYBOOK",
     "PLAYBOOK_HISTORY",
     "SUMMARY",
@@ -69,6 +72,7 @@ __all__ = [
     "SummaryRecord",
     "TurnRecord",
     "UpdateRecord",
+    "config_key",
     "load_checkpoint",
     "read_config",
     "read_evals",

@@ -222,7 +222,7 @@ def test_a_full_disk_stops_in_one_line_and_resumes_to_the_same_result(
     text = refusal([*SMALL, "--out", str(out)])
     monkeypatch.undo()
     assert re.search(r"cannot write .*episodes.jsonl: No space left on device", text), text
-    assert f"resume it with python -m benchmarks.run --resume {out}" in text
+    assert f"resume it with {runner.command('benchmarks.run')} --resume {out}" in text
     assert not (out / SUMMARY).exists()
     resumed = runner.main(["--resume", str(out)])
     assert episodes_and_evals(resumed) == episodes_and_evals(finished)

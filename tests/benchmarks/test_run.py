@@ -71,6 +71,14 @@ def test_run_writes_a_complete_directory(tmp_path):
     assert summary["tokens"]["policy"] == sum(t["tokens"] for e in episodes for t in e["turns"])
     config = json.loads((out / "config.json").read_text())
     assert config["learner_config"]["rollouts"] == 2 and config["git_commit"]
+    # the run's identity: a hash of the resolved config, provenance and seed apart
+    from rundir import config_key
+
+    assert (
+        config["config_key"]
+        == config_key(config)
+        == runner.config_record(runner.saved_config(out))["config_key"]
+    )
     from leaderboard.store import Store
 
     with Store() as store:

@@ -72,7 +72,7 @@ def test_step_never_produces_nan(tiny_policy, secret_groups, name, case):
         tiny_policy,
         {**SETTINGS[name], "distill_successes": True} if name != "grpo" else SETTINGS[name],
     )
-    metrics = learner.step(groups)
+    metrics = learner.step(groups).metrics
     assert all(math.isfinite(v) for v in metrics.values()), metrics
     assert all_params_finite(tiny_policy)
 
@@ -80,14 +80,14 @@ def test_step_never_produces_nan(tiny_policy, secret_groups, name, case):
 def test_grpo_trains_only_on_groups_with_signal(tiny_policy, secret_groups):
     learner = learners.make("grpo", tiny_policy, FAST)
     before = [p.detach().clone() for p in tiny_policy.trainable_parameters()]
-    metrics = learner.step(set_outcomes(secret_groups, False))
+    metrics = learner.step(set_outcomes(secret_groups, False)).metrics
     assert metrics["skipped"] == 1.0
     assert all(
         torch.equal(a, b) for a, b in zip(before, tiny_policy.trainable_parameters(), strict=True)
     )
     mixed = set_outcomes(secret_groups, False)
     mixed[0][0].success, mixed[0][0].reward = True, 1.0
-    metrics = learner.step(mixed)
+    metrics = learner.step(mixed).metrics
     assert metrics["skipped"] == 0.0 and metrics["signal_groups"] == 1.0
     assert any(
         not torch.equal(a, b)
@@ -99,7 +99,7 @@ def test_sd_uses_peer_solution_and_buffer(tiny_policy, secret_groups):
     learner = learners.make("sd", tiny_policy, FAST)
     groups = set_outcomes(secret_groups, False)
     groups[0][0].success = True
-    metrics = learner.step(groups)
+    metrics = learner.step(groups).metrics
     # the successful episode's peer and any episode of the same task (buffer) get its solution;
     # the success itself is not distilled
     solved = groups[0][0].task_id
@@ -183,3 +183,31 @@ def test_an_episodes_turns_nest_in_its_last_context(tiny_policy):
         [p + t.completion_ids for p, t in zip(prompts, turns, strict=True)], list(map(len, prompts))
     )
     assert len(rows) == len(episodes)
+
+
+def test_a_step_returns_a_typed_result_and_reflection_is_handed_over(tiny_policy, secret_groups):
+    """The pipeline a reflecting learner asks for is built outside it and handed over; the
+    step's time, tokens and report come back typed, not as metric names to pop."""
+    from reflection import ReflectionPipeline, ScriptedGenerator
+
+    config = learners.default_config("resd", RESD_FAST)
+    request = learners.learner_class("resd").reflection_request(config)
+    assert request is not None and request.config.max_new_tokens_reflect == 8
+    assert learners.learner_class("sd").reflection_request(learners.default_config("sd")) is None
+    scripted = ScriptedGenerator(lambda conv: '{"diagnosis": "too short", "lesson": "longer"}')
+    pipeline = ReflectionPipeline(scripted, request.config)
+    learner = learners.make("resd", tiny_policy, config, reflection=pipeline)
+    assert learner.reflection is pipeline
+    groups = set_outcomes(secret_groups, False)
+    result = learner.step(groups)
+    assert isinstance(result, learners.StepResult)
+    assert result.reflection is not None and result.reflection.counts["failures"] == 6
+    assert scripted.calls, "the handed-over pipeline's generator did the reflecting"
+    assert result.seconds["reflect"] > 0
+    assert result.tokens == {
+        "reflection": result.reflection.counts["tokens_reflect"],
+        "curation": result.reflection.counts["tokens_curate"],
+    }
+    assert not [k for k in result.metrics if k.startswith("time/")]
+    plain = learners.make("sd", tiny_policy, FAST).step(groups)
+    assert plain.reflection is None and plain.seconds == {} and plain.tokens == {}

@@ -350,9 +350,10 @@ class HFEngine:
     else as many as ``memory_budget_mb`` allows for the longest context); a row that finishes
     leaves the batch and its KV cache, and waiting prompts (shortest first) are prefilled and
     appended once a quarter of the rows are free (or when the batch would otherwise run out),
-    so few steps run with a thin batch. Each prompt's random draws are fixed up front (one
-    uniform per prompt and step from the call's seed), so a completion does not depend on the
-    batch it decoded in: batch size 1 and any other give the same tokens.
+    so few steps run with a thin batch. Identical prompts are prefilled once. Each prompt's
+    random draws are fixed up front (one uniform per prompt and step from the call's seed), so
+    a completion does not depend on the batch it decoded in: batch size 1 and any other give
+    the same tokens.
 
     It offers no scoring of its own (``scoring = None``): ``Policy`` scores with the same model
     through ``hf_scoring``, which also serves gradients.
@@ -411,12 +412,19 @@ class HFEngine:
             )
 
     def _prefill(self, prompts: list[list[int]], which: list[int]) -> _Batch:
+        """Rows for prompts ``which``, ready to sample. A prompt that appears several times (a
+        group's G rollouts of one task) runs once, and its KV cache is copied to each row."""
         device = next(self.model.parameters()).device
-        ids, mask = left_pad([prompts[i] for i in which], self.pad_id, device)
+        unique: dict[tuple[int, ...], int] = {}
+        slot = [unique.setdefault(tuple(prompts[i]), len(unique)) for i in which]
+        ids, mask = left_pad([list(p) for p in unique], self.pad_id, device)
         out = forward_logits(self.model, ids, mask, keep=1, use_cache=True)
-        return _Batch(
-            output_cache(out), mask, positions(mask)[:, -1] + 1, out.logits[:, -1].float(), which
-        )
+        cache, logits = output_cache(out), out.logits[:, -1].float()
+        if len(unique) < len(which):
+            index = torch.tensor(slot, device=device)
+            cache.batch_select_indices(index)
+            mask, logits = mask[index], logits[index]
+        return _Batch(cache, mask, positions(mask)[:, -1] + 1, logits, which)
 
     @torch.no_grad()
     def _decode(self, prompts, params: SamplingParams, uniforms, rows: int) -> list[Completion]:

@@ -217,3 +217,16 @@ def test_bf16_autocast_scores_close_to_fp32_with_float32_weights_and_head(policy
     policy.model.zero_grad(set_to_none=True)
     with pytest.raises(ValueError, match="autocast"):
         Policy(policy.model, policy.tokenizer, autocast="int8").score(items[:1])
+
+
+def test_repeated_prompts_are_prefilled_once(policy):
+    """G rollouts of one prompt: one prefill row per distinct prompt, each row's own draws."""
+    prompts = [PROMPTS[1]] * 4 + [PROMPTS[3]] * 3 + [PROMPTS[0]]
+    engine = engine_for(policy)
+    spy = Spy(policy.model)
+    engine.model = spy
+    params = SamplingParams(temperature=1.0, max_new_tokens=6, seed=7, ignore_eos=True)
+    outs = engine.generate(prompts, params)
+    assert spy.calls[0] == (3, True) and spy.calls[1] == (8, False)
+    assert len({tuple(c.token_ids) for c in outs[:4]}) > 1  # copies sample independently
+    assert_same(outs, one_by_one(policy, prompts, params))

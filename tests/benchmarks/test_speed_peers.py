@@ -1,0 +1,31 @@
+import pytest
+
+pytest.importorskip("trl", reason="the peers extra (TRL) is not installed")
+
+from benchmarks import speed_peers  # noqa: E402
+
+
+def test_speed_peers_runs_every_comparison_on_the_tiny_model(capsys):
+    """Each comparison prints its medians and ratios (timings are not asserted: the benchmark
+    measures them)."""
+    speed_peers.main(
+        [
+            "--model", "tiny-random", "--steps", "1", "--prompts", "2", "--group", "2",
+            "--max-new-tokens", "4", "--micro-batch", "2", "--sizes", "1", "3",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.count("  generate ") == 2 and "generate 3 x 4 tokens" in out
+    assert "grpo step: suite" in out and "TRL GRPOTrainer" in out and "TRL GKDTrainer" in out
+    peers = speed_peers.available_peers()
+    assert out.count("sd step: suite") == len(peers) - 1
+    assert out.count("medians of 1") == 2 + len(peers)
+    assert "load average" in out
+
+
+def test_reward_and_timings():
+    assert speed_peers.reward("xyz") == 0 and speed_peers.reward("AEIOU and more") == 1
+    t = speed_peers.Timings()
+    for total, generation in [(3.0, 1.0), (5.0, 1.5), (4.0, 2.0)]:
+        t.add(total, generation)
+    assert t.medians() == (4.0, 1.5, 2.0)

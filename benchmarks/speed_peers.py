@@ -66,6 +66,7 @@ class Setup:
     micro_batch: int = 16
     lr: float = 1e-6
     steps: int = 6
+    autocast: str | None = None  # the suite's Policy setting ("bf16"); TRL stays fp32
 
     @property
     def rows(self) -> int:
@@ -95,7 +96,7 @@ class Timings:
 
 # -- models ------------------------------------------------------------------------------------
 def small_model(tokenizer, seed: int = 0) -> torch.nn.Module:
-    """A 16.5M-parameter Qwen2 (hidden 256, 4 layers, tied embeddings) with ``tokenizer``."""
+    """A 15.7M-parameter Qwen2 (hidden 256, 4 layers, tied embeddings) with ``tokenizer``."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
@@ -130,7 +131,9 @@ def load_models(name: str):
 def suite_policy(model, tokenizer, setup: Setup):
     from learners.models import Policy
 
-    return Policy(copy.deepcopy(model), tokenizer, batch_size=setup.micro_batch)
+    return Policy(
+        copy.deepcopy(model), tokenizer, batch_size=setup.micro_batch, autocast=setup.autocast
+    )
 
 
 def suite_groups(policy, setup: Setup, step: int, teacher_feedback: bool) -> tuple[list, float]:
@@ -339,6 +342,19 @@ def compare(kind: str, peer_kind: str, model, tokenizer, setup: Setup) -> dict[s
     return {"suite": ours, "trl": peer}
 
 
+def profile_step(kind: str, model, tokenizer, setup: Setup, rows: int = 12) -> str:
+    """The operators that take the time of one suite step (after a warm-up step)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    policy = suite_policy(model, tokenizer, setup)
+    learner = suite_learner(kind, policy, setup)
+    suite_step(kind, policy, learner, setup, 0)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        total, generation = suite_step(kind, policy, learner, setup, 1)
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+    return f"  {kind} step {total:.2f} s (generation {generation:.2f} s), by operator:\n{table}"
+
+
 PEER_NAMES = {"grpo": "GRPOTrainer", "gkd": "GKDTrainer", "distill": "DistillationTrainer"}
 
 
@@ -413,7 +429,7 @@ def available_peers() -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="small", help="small (16.5M Qwen2), or a preset")
+    parser.add_argument("--model", default="small", help="small (15.7M Qwen2), or a preset")
     parser.add_argument(
         "--peers", nargs="+", default=None, help="generate grpo gkd distill (default: all)"
     )
@@ -426,6 +442,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--micro-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--autocast", default=None, help="the suite's autocast, e.g. bf16")
+    parser.add_argument(
+        "--profile", action="store_true", help="only profile one suite step of GRPO and of SD"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(args.threads)
@@ -437,6 +457,7 @@ def main(argv: list[str] | None = None) -> None:
         max_new=args.max_new_tokens,
         micro_batch=args.micro_batch,
         steps=args.steps,
+        autocast=args.autocast,
     )
     model, tokenizer = load_models(args.model)
     params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -447,6 +468,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{torch.get_num_threads()} threads; torch {torch.__version__}, TRL {trl.__version__}; "
         f"load average {load:.2f} at the start"
     )
+    if args.profile:
+        for kind in ("grpo", "sd"):
+            print(profile_step(kind, model, tokenizer, setup), flush=True)
+        return
     for peer_kind in args.peers or ["generate", *available_peers()]:
         if peer_kind == "generate":
             for line in compare_generation(model, tokenizer, setup, args.sizes):

@@ -29,3 +29,14 @@ def test_reward_and_timings():
     for total, generation in [(3.0, 1.0), (5.0, 1.5), (4.0, 2.0)]:
         t.add(total, generation)
     assert t.medians() == (4.0, 1.5, 2.0)
+
+
+def test_speed_peers_profiles_a_suite_step_with_autocast(capsys):
+    speed_peers.main(
+        [
+            "--model", "tiny-random", "--prompts", "2", "--group", "2", "--max-new-tokens", "4",
+            "--micro-batch", "2", "--autocast", "bf16", "--profile",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "grpo step" in out and "sd step" in out and out.count("aten::") >= 8

@@ -51,9 +51,9 @@ FEEDBACK = "Not quite: a good answer names a colour and the word 'blue'."
 
 
 def reward(text: str) -> float:
-    """A continuous reward of the text alone (vowels used, of five), the same on both sides:
-    groups almost always have some spread, so neither side skips much."""
-    return len(set(text.lower()) & set("aeiou")) / 5
+    """A continuous reward of the text alone (the share of its characters that are vowels),
+    the same on both sides: a group's rewards almost never tie, so the suite skips nothing."""
+    return sum(ch in "aeiou" for ch in text.lower()) / max(len(text), 1)
 
 
 @dataclass

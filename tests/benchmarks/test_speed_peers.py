@@ -24,7 +24,8 @@ def test_speed_peers_runs_every_comparison_on_the_tiny_model(capsys):
 
 
 def test_reward_and_timings():
-    assert speed_peers.reward("xyz") == 0 and speed_peers.reward("AEIOU and more") == 1
+    assert speed_peers.reward("xyz") == 0 and speed_peers.reward("AEIOU") == 1
+    assert speed_peers.reward("a b") == 1 / 3 and speed_peers.reward("") == 0
     t = speed_peers.Timings()
     for total, generation in [(3.0, 1.0), (5.0, 1.5), (4.0, 2.0)]:
         t.add(total, generation)

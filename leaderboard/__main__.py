@@ -13,11 +13,12 @@ import sys
 from leaderboard.store import ENV_VAR, RunRejected, Store, StoreError
 from leaderboard.table import DEFAULT_THRESHOLD, FORMATS, table_text
 from rundir import RunDirError
+from rundir.hints import command
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m leaderboard", description="Comparison table of finished benchmark runs."
+        prog=command("leaderboard"), description="Comparison table of finished benchmark runs."
     )
     p.add_argument("--db", help=f"SQLite file (default ${ENV_VAR} or runs/leaderboard.sqlite)")
     p.add_argument(

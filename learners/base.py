@@ -26,14 +26,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from chat import Conversation
+from learners.registry import (  # re-exported: the registry is light, this module is not
+    ConfigError,
+    build_config,  # noqa: F401
+    default_config,
+    learner_class,
+    list_learners,  # noqa: F401
+    register,  # noqa: F401
+)
 from learners.trajectory import Episode, Group, Turn
 
 if TYPE_CHECKING:
     from reflection import ReflectionConfig, ReflectionPipeline, StepReport
-
-
-class ConfigError(ValueError):
-    """A learner setting is unknown or has a bad value; the message names the field."""
 
 
 @dataclass
@@ -78,25 +82,6 @@ def one_of(config: Any, name: str, choices: tuple[Any, ...]) -> None:
         raise ConfigError(
             f"{name}={value!r} is invalid: expected one of {', '.join(map(str, choices))}"
         )
-
-
-def build_config(cls: type, values: dict[str, Any] | Any | None) -> Any:
-    """A config dataclass from a dict, naming any unknown field in a one-line error."""
-    if values is None:
-        config = cls()
-    elif isinstance(values, cls):
-        config = values
-    else:
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - fields)
-        if unknown:
-            raise ConfigError(
-                f"unknown setting(s) {', '.join(unknown)} for {cls.__name__}; valid: "
-                + ", ".join(sorted(fields))
-            )
-        config = cls(**values)
-    config.validate()
-    return config
 
 
 @dataclass
@@ -238,10 +223,15 @@ class Learner(ABC):
         reflect). Asked before the learner is built, so the pipeline can be handed over."""
         return None
 
-    @property
+    @classmethod
     @abstractmethod
+    def rollouts_for(cls, config: Any) -> int:
+        """Episodes the runner draws per task (the group size) under ``config``: known before
+        a model is loaded, so a budget smaller than one batch is refused first."""
+
+    @property
     def rollouts_per_task(self) -> int:
-        """Episodes the runner draws per task (the group size)."""
+        return self.rollouts_for(self.config)
 
     def student_context(self) -> str:
         """Extra text shown to the student before each task ('' except in ablations)."""
@@ -282,34 +272,6 @@ class Learner(ABC):
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
         self.policy.sync_weights()
-
-
-_LEARNERS: dict[str, tuple[type[Learner], dict[str, Any]]] = {}
-
-
-def register(name: str, cls: type[Learner], defaults: dict[str, Any] | None = None) -> None:
-    """Register ``cls`` under ``name``; ``defaults`` override its config's field defaults."""
-    _LEARNERS[name] = (cls, dict(defaults or {}))
-
-
-def list_learners() -> list[str]:
-    return sorted(_LEARNERS)
-
-
-def default_config(name: str, overrides: dict[str, Any] | None = None) -> Any:
-    """The resolved config of learner ``name``: class defaults, registry defaults, overrides."""
-    if name not in _LEARNERS:
-        raise ConfigError(f"unknown learner {name!r}; valid learners: {', '.join(list_learners())}")
-    cls, defaults = _LEARNERS[name]
-    if overrides is not None and not isinstance(overrides, dict):
-        return build_config(cls.config_class, overrides)
-    return build_config(cls.config_class, {**defaults, **(overrides or {})})
-
-
-def learner_class(name: str) -> type[Learner]:
-    if name not in _LEARNERS:
-        raise ConfigError(f"unknown learner {name!r}; valid learners: {', '.join(list_learners())}")
-    return _LEARNERS[name][0]
 
 
 def make(

@@ -60,9 +60,9 @@ class GRPO(Learner):
 
             self.reference = EmaTeacher(policy, rate=0.0)  # frozen copy of the initial weights
 
-    @property
-    def rollouts_per_task(self) -> int:
-        return self.config.group_size
+    @classmethod
+    def rollouts_for(cls, config: Any) -> int:
+        return config.group_size
 
     def _reward(self, episode) -> float:
         return float(episode.success) if self.config.reward == "success" else episode.progress

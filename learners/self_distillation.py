@@ -108,9 +108,9 @@ class SelfDistillation(Learner):
             raise ConfigError(f"reflection: {error}") from None
         return ReflectionRequest(rconfig, config.reflection_temperature)
 
-    @property
-    def rollouts_per_task(self) -> int:
-        return self.config.rollouts
+    @classmethod
+    def rollouts_for(cls, config: Any) -> int:
+        return config.rollouts
 
     def student_context(self) -> str:
         if self.reflection is not None and self.config.show_playbook_to_student:

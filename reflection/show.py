@@ -15,6 +15,7 @@ from reflection.pipeline import PROBLEM_COUNTS
 from reflection.playbook import Playbook
 from reflection.recorder import playbook_at, read_history
 from rundir import PLAYBOOK, RunDirError
+from rundir.hints import command
 
 
 def step_lines(rec: dict) -> list[str]:
@@ -64,7 +65,7 @@ def chosen_playbook(run: Path, step: int | None) -> tuple[Playbook, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m reflection.show", description=__doc__)
+    ap = argparse.ArgumentParser(prog=command("reflection.show"), description=__doc__)
     ap.add_argument("run_dir")
     ap.add_argument("--step", type=int, default=None, help="show the playbook after this step")
     ap.add_argument("--no-steps", action="store_true", help="only the playbook")

@@ -2,8 +2,12 @@
 
 Resolution order (later wins): ``RunConfig`` defaults, the preset file (``--preset NAME`` is
 ``benchmarks/presets/NAME.toml``, or a path), then command-line options. A preset is a flat
-table of ``RunConfig`` fields plus optional ``[env]`` (knobs) and ``[learner]`` (settings)
-tables. Every error names the field in one line.
+table of ``RunConfig`` fields plus optional tables: ``[env]`` (knobs), ``[learner]`` (settings
+of every learner) and ``[learner.NAME]`` (of one), and the run fields that hold for one
+environment or one learner only, ``[per_env.NAME]`` and ``[per_learner.NAME]`` (a group of 8
+rollouts per task needs another budget than a group of 1). Within the preset, ``per_env``
+overrides the flat fields and ``per_learner`` overrides both. Every error names the field in
+one line.
 """
 
 from __future__ import annotations
@@ -66,7 +70,18 @@ class RunConfig:
         for name in ("temperature", "eval_temperature"):
             if getattr(self, name) < 0:
                 raise RunConfigError(f"{name}={getattr(self, name)!r} is invalid: expected >= 0")
+        self._validate_names()
         self._validate_engine()
+
+    def _validate_names(self) -> None:
+        """Environment and learner names, checked before anything heavy loads (a typo costs
+        a second, not the model stack's import)."""
+        from learners.registry import check_name
+
+        if not isinstance(self.env, str) or not isinstance(self.learner, str):
+            raise RunConfigError("env and learner must be names (strings)")
+        envs.get_spec(self.env)
+        check_name(self.learner)
 
     def _validate_engine(self) -> None:
         from learners.models import list_engines
@@ -118,6 +133,9 @@ def load_preset(name: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         raise RunConfigError(f"preset {path}: {error}") from None
     data = dict(data)
+    for table in ("per_env", "per_learner"):
+        if not all(isinstance(v, dict) for v in data.get(table, {}).values()):
+            raise RunConfigError(f"preset {path}: [{table}] holds tables, e.g. [{table}.NAME]")
     if "env" in data and isinstance(data["env"], dict):
         data["env_knobs"] = data.pop("env")
     if "learner" in data and isinstance(data["learner"], dict):
@@ -141,13 +159,17 @@ def resolve(preset: str | None, overrides: dict[str, Any]) -> RunConfig:
     name = preset or DEFAULT_PRESET
     values.update(load_preset(name))
     values["preset"] = name
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key in ("env_knobs", "learner_set", "model_options"):
-            values[key] = {**values.get(key, {}), **value}
-        else:
-            values[key] = value
+    per_env, per_learner = values.pop("per_env", {}), values.pop("per_learner", {})
+    env = overrides.get("env") or values.get("env", RunConfig.env)
+    learner = overrides.get("learner") or values.get("learner", RunConfig.learner)
+    for layer in (per_env.get(env, {}), per_learner.get(learner, {}), overrides):
+        for key, value in layer.items():
+            if value is None:
+                continue
+            if key in ("env_knobs", "learner_set", "model_options") and isinstance(value, dict):
+                values[key] = {**values.get(key, {}), **value}
+            else:
+                values[key] = value
     values["learner_set"] = settings_for(
         values.get("learner", RunConfig.learner), values.get("learner_set", {})
     )

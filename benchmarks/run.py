@@ -19,30 +19,26 @@ config.json; a second process on the same directory is refused by its lock.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import platform
-import shlex
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import torch
-from tqdm import tqdm
-
 import envs
 import learners
-import smallmodel  # noqa: F401  (registers the presets it builds, such as tiny-copy)
 from benchmarks.config import RunConfig, RunConfigError, parse_assignments, resolve
-from benchmarks.evaluate import evaluate
+from benchmarks.progress import Progress
 from envs.sandbox import isolation_level
 from envs.splits import sample_seed, train_task_seed
-from learners.models import Policy, PresetUnavailable, SamplingParams, list_engines
-from learners.rollout import play_groups
 from learners.trajectory import Episode
 from rundir import (
     CHECKPOINT,
@@ -65,15 +61,25 @@ from rundir import (
     read_evals,
 )
 from rundir.errors import first_line
+from rundir.hints import command
 
-USER_ERRORS = (
+# Errors that are the user's to fix, shown as one line without a traceback: those raised while
+# the configuration is checked (light: nothing of the model stack is loaded to name them) ...
+CHECK_ERRORS = (
     RunConfigError,
     learners.ConfigError,
     envs.KnobError,
     envs.UnknownEnvironmentError,
     envs.EnvUnavailable,
-    PresetUnavailable,
 )
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """... and all of them, a model that cannot be had here included (a function: naming
+    ``PresetUnavailable`` loads the model stack)."""
+    from learners.models import PresetUnavailable
+
+    return (*CHECK_ERRORS, PresetUnavailable)
 
 
 class RunError(RuntimeError):
@@ -86,7 +92,7 @@ COUNTERS = ("samples", "step", "batch", "inner", "next_eval", "last_eval")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks.run",
+        prog=command("benchmarks.run"),
         description="Train a learner on a text environment and record its interaction-"
         "efficiency curve (held-out success against training rollouts).",
     )
@@ -112,7 +118,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--engine",
-        help=f"what samples from the model: {', '.join(list_engines())} "
+        help="what samples from the model: a registered engine, such as hf or vllm "
         f"(default {RunConfig.engine})",
     )
     p.add_argument("--budget", type=int, help="training rollouts (episodes) to draw in total")
@@ -172,6 +178,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def provenance() -> dict[str, Any]:
+    import torch
     import transformers
 
     try:
@@ -197,11 +204,40 @@ def provenance() -> dict[str, Any]:
     }
 
 
+# What a slow model load is, said when a load takes more than a few seconds.
+MODEL_NOTE = (
+    "a preset built or converted on first use takes a while once (tiny-copy: warm-started, "
+    "about a minute on 2 cores; smollm2-135m: converted from GGUF, about a minute), then it "
+    "loads from the cache in seconds"
+)
+
+
+@contextlib.contextmanager
+def announced(what: str, note: str, after: float = 3.0) -> Iterator[None]:
+    """Say on stderr what is happening when ``what`` takes longer than ``after`` seconds
+    (a one-time model build), so a run never sits silent for minutes; quiet otherwise."""
+    t0 = time.perf_counter()
+    timer = threading.Timer(after, lambda: print(f"{what}: {note} ...", file=sys.stderr))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
+        if time.perf_counter() - t0 > after:
+            print(f"{what}: done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+
+
 class Run:
     """One training run: everything the loop needs, built from a resolved config (which checks
     it all: environment, knobs, learner, model, budget) before ``attach`` gives it a directory."""
 
     def __init__(self, config: RunConfig) -> None:
+        import torch
+
+        import smallmodel  # noqa: F401  (registers the presets it builds, such as tiny-copy)
+        from learners.models import Policy, SamplingParams
+
         self.config = config
         self.dir: RunDir | None = None
         if config.threads:
@@ -211,19 +247,14 @@ class Run:
         self.make_env = lambda: envs.make(config.env, **knobs)
         self.learner_config = learners.default_config(config.learner, config.learner_set)
         wants = learners.learner_class(config.learner).reflection_request(self.learner_config)
-        self.policy = Policy.load(config.model, engine=config.engine, **config.model_options)
+        with announced(f"loading model {config.model}", MODEL_NOTE):
+            self.policy = Policy.load(config.model, engine=config.engine, **config.model_options)
         # reflection is a peer of the learner: built here, handed to the learner that asks
         self.reflection = wants and learners.reflection_pipeline(self.policy, wants)
         self.learner = learners.make(
             config.learner, self.policy, self.learner_config, reflection=self.reflection
         )
         self.per_batch = config.batch_tasks * self.learner.rollouts_per_task
-        if config.budget < self.per_batch:
-            raise RunConfigError(
-                f"budget={config.budget} is smaller than one batch: batch_tasks "
-                f"{config.batch_tasks} x {self.learner.rollouts_per_task} rollouts per task = "
-                f"{self.per_batch}"
-            )
         self.sampling = SamplingParams(
             temperature=config.temperature, top_p=config.top_p, max_new_tokens=config.new_tokens()
         )
@@ -302,14 +333,7 @@ class Run:
     def train(self) -> None:
         cfg = self.config
         self.t_start = time.perf_counter()
-        bar = tqdm(
-            total=cfg.budget,
-            initial=self.samples,
-            unit="ep",
-            desc=f"{cfg.env}/{cfg.learner}",
-            dynamic_ncols=True,
-            disable=None,
-        )
+        bar = Progress(cfg.budget, self.samples, f"{cfg.env}/{cfg.learner}")
         while True:
             final = self.samples >= cfg.budget
             if self.samples >= self.next_eval or (final and self.last_eval != self.samples):
@@ -321,6 +345,8 @@ class Run:
                 break
             first = self.batch * cfg.batch_tasks
             seeds = [train_task_seed(cfg.seed, first + i) for i in range(cfg.batch_tasks)]
+            from learners.rollout import play_groups
+
             groups, stats = play_groups(
                 self.policy,
                 self.make_env,
@@ -348,11 +374,9 @@ class Run:
             self.inner += 1
             if self.inner == cfg.inner_steps:
                 self.inner, self.batch = 0, self.batch + 1
-            bar.update(stats.episodes)
             rate = self.tokens["policy"] / max(self.phases["generate"], 1e-9)
-            bar.set_postfix(
-                train_success=f"{result.metrics.get('success_rate', 0):.2f}", tok_s=f"{rate:.0f}"
-            )
+            success = sum(ep.success for g in groups for ep in g) / max(stats.episodes, 1)
+            bar.update(stats.episodes, success, rate)
             self.checkpoint()
         bar.close()
 
@@ -375,7 +399,9 @@ class Run:
             self.recorder.record(result.reflection, self.reflection.playbook)
         self.phases["log"] += time.perf_counter() - t0
 
-    def evaluate(self, bar: Any) -> None:
+    def evaluate(self, bar: Progress) -> None:
+        from benchmarks.evaluate import evaluate
+
         t0 = time.perf_counter()
         record, tokens = evaluate(
             self.policy,
@@ -492,12 +518,28 @@ def config_record(config: RunConfig) -> dict[str, Any]:
     """What config.json records of a run's configuration (provenance apart), resolved: the
     learner's settings in full, not only the overrides. Cheap: no model is loaded."""
     learner_config = learners.default_config(config.learner, config.learner_set)
+    check_batches(config, learners.learner_class(config.learner).rollouts_for(learner_config))
     record = {
         **config.to_json(),
         "learner_config": dataclasses.asdict(learner_config),
         "env_knobs": config.env_knobs,
     }
     return {**record, "config_key": config_key(record)}
+
+
+def check_batches(config: RunConfig, rollouts: int) -> None:
+    """Refuse, with the flags that fix it, a budget that cannot pay for one batch."""
+    per_batch = config.batch_tasks * rollouts
+    if config.budget >= per_batch:
+        return
+    fixes = [f"--budget {per_batch}"]
+    if config.budget >= rollouts:
+        fixes.append(f"--batch-tasks {config.budget // rollouts}")
+    raise RunConfigError(
+        f"budget={config.budget} is smaller than one batch of {config.learner}: batch_tasks "
+        f"{config.batch_tasks} x {rollouts} rollouts per task = {per_batch} episodes; "
+        f"use {' or '.join(fixes)}"
+    )
 
 
 def default_path(config: RunConfig, key: str) -> Path:
@@ -620,7 +662,7 @@ def complete(run: Run) -> SummaryRecord:
 
 def run_config(config: RunConfig, out: Path | None = None, leaderboard: bool = True) -> Path:
     """Start one run of ``config`` and see it through; returns its directory. For callers such
-    as ``benchmarks.compare``: a problem is an exception (``USER_ERRORS``, ``RunError``,
+    as ``benchmarks.compare``: a problem is an exception (``user_errors()``, ``RunError``,
     ``RunDirError``, ``KeyboardInterrupt``), never ``SystemExit``."""
     run = start(config, out)
     print(f"run directory: {run.dir.path}")
@@ -637,7 +679,9 @@ def run_command(argv: list[str] | None) -> Path:
             print(f"resuming {args.resume} at {run.samples} samples")
         else:
             run = start(config_from_args(args), Path(args.out) if args.out else None)
-    except USER_ERRORS + (RunError, RunDirError) as error:
+    except CHECK_ERRORS + (RunError, RunDirError) as error:  # a typo exits before torch loads
+        sys.exit(f"error: {error}")
+    except user_errors() as error:
         sys.exit(f"error: {error}")
     path = run.dir.path
     print(f"run directory: {path}")
@@ -655,12 +699,6 @@ def run_command(argv: list[str] | None) -> Path:
         )
     finish(path, summary, add_to_leaderboard=not args.no_leaderboard)
     return path
-
-
-def command(module: str) -> str:
-    """How to run ``module`` with the interpreter running now, so a printed hint works when
-    copied (``.venv/bin/python -m leaderboard``, not a ``python`` that may lack the suite)."""
-    return f"{shlex.quote(sys.executable)} -m {module}"
 
 
 def finish(path: Path, summary: SummaryRecord, add_to_leaderboard: bool) -> None:

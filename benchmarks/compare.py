@@ -4,12 +4,16 @@
     python -m benchmarks.compare --env wordle --learners resd resd:use_reflection=false \\
         --seeds 0 1 -- --budget 256 --model tiny-random
 
-A learner spec is ``NAME`` or ``NAME:KEY=VALUE,KEY=VALUE``; the settings go to the runner as
-``--set KEY=VALUE`` and label the row, e.g. ``resd[use_reflection=false]``. Arguments after
-``--`` go to ``benchmarks.run`` unchanged. Runs land in ``OUT/<label>/seed<N>``; a run that is
-already finished there is not run again, so an interrupted comparison picks up where it
-stopped. Each finished run is added to the leaderboard; then ``OUT/compare.png`` is drawn and
-the table for the env printed.
+A learner spec is ``NAME`` or ``NAME:KEY=VALUE,KEY=VALUE``; the settings are the learner's
+(as ``--set KEY=VALUE``) and label the row, e.g. ``resd[use_reflection=false]``. Arguments
+after ``--`` are ``benchmarks.run`` options for every run. Each (spec, seed) is resolved to a
+configuration and run in this process through ``benchmarks.run.run_config`` (no command line
+is re-entered): a spec that does not check out, or a run that fails, is reported in one line
+and the sweep goes on. Runs land in ``OUT/<label>/seed<N>-<config key>``: a finished run of
+the same configuration is reused (and said so), a changed configuration (another budget,
+preset, model) runs again. Finished runs go to the leaderboard ``--db`` only (default
+``$RESD_LEADERBOARD`` or runs/leaderboard.sqlite), labelled with their settings; then
+``OUT/compare.png`` is drawn and the table for the env printed.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from benchmarks.plots import plot_comparison
+from benchmarks.config import RunConfig, parse_value, resolve
 from leaderboard.store import ENV_VAR, RunRejected, Store, StoreError
 from leaderboard.table import DEFAULT_THRESHOLD, FORMATS, table_text
 from rundir import RunDirError, read_run
+from rundir.hints import command
 
 # compare sets these itself for every run; passing them after `--` would contradict it.
 OWNED_OPTIONS = ("--env", "--learner", "--seed", "--out", "--set")
@@ -48,12 +54,6 @@ class LearnerSpec:
         """The label as a directory name."""
         return re.sub(r"[^A-Za-z0-9._=,-]+", "_", self.label).strip("_")
 
-    def run_args(self) -> list[str]:
-        args = ["--learner", self.name]
-        for key, value in self.settings:
-            args += ["--set", f"{key}={value}"]
-        return args
-
 
 def parse_spec(text: str) -> LearnerSpec:
     """``NAME[:KEY=VALUE,...]`` -> LearnerSpec; ValueError with a one-line reason if malformed."""
@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks.compare",
+        prog=command("benchmarks.compare"),
         description=__doc__.splitlines()[0],
         epilog="Arguments after `--` go to benchmarks.run unchanged.",
     )
@@ -108,24 +108,58 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     return args, extra
 
 
-def _finished(run_dir: Path) -> bool:
+def finished_key(run_dir: Path) -> str | None:
+    """The config key of the finished run in ``run_dir`` (None: no finished run there)."""
     try:
-        return read_run(run_dir, live=True).finished
+        record = read_run(run_dir, live=True)
     except RunDirError:
-        return False
+        return None
+    return record.config.get("config_key", "") if record.finished else None
 
 
-def run_one(env: str, spec: LearnerSpec, seed: int, run_dir: Path, extra: list[str]) -> Path:
-    """One training run through the runner (looked up at call time, so tests can replace it)."""
+def configuration(run_args: argparse.Namespace, env: str, spec: LearnerSpec, seed: int) -> Any:
+    """The resolved run config of one (spec, seed): the options after ``--``, then compare's."""
     from benchmarks import run as runner
 
-    argv = [*extra, "--env", env, *spec.run_args(), "--seed", str(seed), "--out", str(run_dir)]
-    result = runner.main(argv)
-    return Path(result) if result is not None else run_dir
+    overrides = runner.cli_overrides(run_args)
+    settings = {key: parse_value(value) for key, value in spec.settings}
+    overrides.update(env=env, learner=spec.name, seed=seed, learner_set=settings or None)
+    return resolve(run_args.preset, overrides)
+
+
+def run_dir_for(out: Path, spec: LearnerSpec, config: RunConfig) -> tuple[Path, str]:
+    """Where the run of ``config`` lives, and its config key."""
+    from benchmarks import run as runner
+
+    key = runner.config_record(config)["config_key"]
+    return out / spec.slug / f"seed{config.seed}-{key[:8]}", key
+
+
+def sweep_one(
+    args: argparse.Namespace, run_args: argparse.Namespace, spec: LearnerSpec, seed: int
+) -> Path:
+    """Run (or reuse) one (spec, seed); returns its finished directory. Problems raise."""
+    from benchmarks import run as runner
+
+    config = configuration(run_args, args.env, spec, seed)
+    run_dir, key = run_dir_for(args.out, spec, config)
+    say = f"[compare] {spec.label} seed {seed}"
+    if finished_key(run_dir) == key:
+        print(f"{say}: reused {run_dir} (same configuration, key {key[:8]})", file=sys.stderr)
+        return run_dir
+    older = [d for d in sorted(run_dir.parent.glob(f"seed{seed}-*")) if d != run_dir]
+    changed = f" (the configuration changed since {older[-1]})" if older else ""
+    print(f"{say} -> {run_dir}{changed}", file=sys.stderr)
+    return runner.run_config(config, run_dir, leaderboard=False)
 
 
 def main(argv: list[str] | None = None) -> int:
     args, extra = parse_args(argv)
+    from benchmarks import run as runner  # the model stack: loaded once the arguments check out
+
+    run_args = runner.parse_args(extra)
+    if run_args.resume or run_args.no_leaderboard:
+        sys.exit("error: --resume and --no-leaderboard are not options of a comparison")
     groups: dict[str, list[str]] = {}
     failed = 0
     try:
@@ -133,29 +167,24 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    expected = runner.user_errors() + (runner.RunError, RunDirError, RunRejected, StoreError)
     with store:
         for spec in args.specs:
             for seed in args.seeds:
-                run_dir = args.out / spec.slug / f"seed{seed}"
                 try:
-                    if _finished(run_dir):
-                        print(
-                            f"[compare] {spec.label} seed {seed}: finished in {run_dir}",
-                            file=sys.stderr,
-                        )
-                    else:
-                        print(f"[compare] {spec.label} seed {seed} -> {run_dir}", file=sys.stderr)
-                        run_dir = run_one(args.env, spec, seed, run_dir, extra)
+                    run_dir = sweep_one(args, run_args, spec, seed)
                     store.add_run(run_dir, label=spec.label)
                     groups.setdefault(spec.label, []).append(str(run_dir))
-                except (RunDirError, RunRejected, StoreError) as err:
+                except expected as err:
                     failed += 1
-                    print(f"error: {err}", file=sys.stderr)
+                    print(f"error: {spec.label} seed {seed}: {err}; going on", file=sys.stderr)
                 except Exception:  # one crashed run must not lose the others of a sweep
                     failed += 1
                     traceback.print_exc()
                     print(f"error: {spec.label} seed {seed} crashed; going on", file=sys.stderr)
         if groups:
+            from benchmarks.plots import plot_comparison
+
             try:
                 png = plot_comparison(groups, args.out / "compare.png")
                 print(f"[compare] plot: {png}", file=sys.stderr)

@@ -21,11 +21,13 @@ def write_run(
     wall_seconds: float = 10.0,
     finished: bool = True,
     learner_config: dict | None = None,
+    config: dict | None = None,
 ) -> Path:
     """A fresh run directory (anything there before is replaced): config.json, evals.jsonl
-    (best@k = mean + 0.1, capped), updates.jsonl and, when finished, summary.json."""
+    (best@k = mean + 0.1, capped), updates.jsonl and, when finished, summary.json. ``config``
+    adds or replaces config.json entries (a budget, a preset, a config_key)."""
     shutil.rmtree(run_dir, ignore_errors=True)
-    config = {
+    settings = {
         "env": env,
         "env_knobs": {},
         "learner": learner,
@@ -40,10 +42,11 @@ def write_run(
         "eval_k": 2,
         "versions": {"python": "3.11", "torch": "2.13", "transformers": "5.24"},
         "git_commit": f"commit-of-seed-{seed}",
+        **(config or {}),
     }
     out = RunDir.create(run_dir)
     try:
-        out.write_json(CONFIG, config)
+        out.write_json(CONFIG, settings)
         for i, (samples, success) in enumerate(curve):
             out.append(
                 EvalRecord(

@@ -106,6 +106,9 @@ class StoredRun:
     tokens: int
     wall_seconds: float
     curve: list[EvalRecord] = field(default_factory=list)
+    budget: int | None = None  # from its config: what the table shows beside the label
+    preset: str | None = None
+    added_at: str = ""  # when it was stored: of two runs of one seed, the later counts
 
 
 # Unicode categories that break a table or a terminal: control characters (newlines, ANSI
@@ -168,6 +171,21 @@ def check_stored(run: StoredRun, points: Sequence[tuple]) -> list[EvalRecord]:
     if any(b.samples < a.samples for a, b in zip(curve, curve[1:], strict=False)):
         raise RunRejected("its curve goes back in samples")
     return curve
+
+
+def shown_settings(config_json: Any) -> tuple[int | None, str | None]:
+    """The budget and preset a stored config names (None where it names none usable)."""
+    try:
+        config = json.loads(config_json)
+    except (TypeError, ValueError):
+        return None, None
+    if not isinstance(config, dict):
+        return None, None
+    budget, preset = config.get("budget"), config.get("preset")
+    return (
+        budget if isinstance(budget, int) and not isinstance(budget, bool) else None,
+        preset if isinstance(preset, str) else None,
+    )
 
 
 def db_path(path: str | Path | None = None) -> Path:
@@ -254,7 +272,10 @@ class Store:
             tokens=sum(tokens),
             wall_seconds=s.wall_seconds,
             curve=rec.evals,
+            added_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
+        config_json = json.dumps(rec.config, sort_keys=True, default=str)
+        row.budget, row.preset = shown_settings(config_json)
         try:
             with self.conn:
                 self.conn.execute("DELETE FROM runs WHERE run_dir = ?", (row.run_dir,))
@@ -272,9 +293,9 @@ class Store:
                         row.final_success,
                         *tokens,
                         row.wall_seconds,
-                        json.dumps(rec.config, sort_keys=True, default=str),
+                        config_json,
                         json.dumps(s.to_json(), sort_keys=True),
-                        datetime.now(UTC).isoformat(timespec="seconds"),
+                        row.added_at,
                     ),
                 )
                 self.conn.executemany(
@@ -299,14 +320,15 @@ class Store:
                 args.append(val)
         sql = (
             "SELECT run_dir, env, model, learner, label, config_key, seed, samples, "
-            "final_success, tokens_policy + tokens_reflection + tokens_curation, wall_seconds "
-            "FROM runs"
+            "final_success, tokens_policy + tokens_reflection + tokens_curation, wall_seconds, "
+            "config_json, added_at FROM runs"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY env, model, label, seed, run_dir"
         )
         good = []
-        for row in self._query(sql, args):
-            run = StoredRun(*row)
+        for *row, config_json, added_at in self._query(sql, args):
+            run = StoredRun(*row, added_at=str(added_at or ""))
+            run.budget, run.preset = shown_settings(config_json)
             points = self._query(
                 f"SELECT {', '.join(EVAL_FIELDS)} FROM points WHERE run_dir = ? ORDER BY idx",
                 (run.run_dir,),

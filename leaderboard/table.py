@@ -1,5 +1,10 @@
 """The comparison table: one row per (env, model, learner config), pooled over seeds.
 
+Only runs of one configuration pool (the same ``config_key``: everything but the seed and
+provenance), and each seed counts once: of two runs of one seed, the later stored counts and
+the row says how many repeats it left out. The budget and preset the runs were made with are
+columns, so rows that differ in them show why.
+
 Columns: area under the success-vs-samples curve (mean over seeds with a 95% bootstrap CI),
 samples to reach the success threshold (median over seeds, a seed that never reached it counts
 as infinite; with how many seeds reached it), final success (mean, 95% bootstrap CI), tokens
@@ -31,6 +36,7 @@ from leaderboard.metrics import (
     samples_to_threshold,
 )
 from leaderboard.store import UNPRINTABLE, Store, StoredRun
+from rundir.hints import command
 
 FORMATS = {"plain": "simple", "github": "github", "html": "html"}
 DEFAULT_THRESHOLD = 0.5
@@ -50,6 +56,17 @@ class Row:
     final: Estimate
     tokens: float
     wall_seconds: float
+    budget: int | None = None
+    preset: str | None = None
+    repeats: int = 0  # runs left out because a later run of the same seed counts
+
+
+def one_per_seed(members: Sequence[StoredRun]) -> list[StoredRun]:
+    """The last stored run of each seed, in seed order."""
+    latest: dict[int, StoredRun] = {}
+    for run in sorted(members, key=lambda r: (r.added_at, r.run_dir)):
+        latest[run.seed] = run
+    return [latest[seed] for seed in sorted(latest)]
 
 
 def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) -> list[Row]:
@@ -61,9 +78,10 @@ def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) 
     for env, model, label, key in groups:
         keys_per_label[(env, model, label)].add(key)
     rows = []
-    for (env, model, label, key), members in groups.items():
+    for (env, model, label, key), runs_of_key in groups.items():
         if len(keys_per_label[(env, model, label)]) > 1:
             label = f"{label}#{key[:6]}"  # same learner, other settings: keep the rows apart
+        members = one_per_seed(runs_of_key)
         curves = [
             ([p.samples for p in r.curve], [p.success_mean for p in r.curve]) for r in members
         ]
@@ -80,6 +98,9 @@ def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) 
                 final=bootstrap_ci([r.final_success for r in members], CONFIDENCE_DEFAULT),
                 tokens=sum(r.tokens for r in members) / len(members),
                 wall_seconds=sum(r.wall_seconds for r in members) / len(members),
+                budget=members[-1].budget,
+                preset=members[-1].preset,
+                repeats=len(runs_of_key) - len(members),
             )
         )
     rows.sort(key=lambda r: (r.env, r.model, -r.auc.mean, r.learner))
@@ -146,18 +167,22 @@ def render(rows: Sequence[Row], fmt: str = "plain", threshold: float = DEFAULT_T
         f"final success [{ci}]",
         "tokens",
         "wall",
+        "budget",
+        "preset",
     ]
     body = [
         [
             cell(r.env, fmt),
             cell(r.model, fmt),
             cell(r.learner, fmt),
-            r.seeds,
+            f"{r.seeds} (+{r.repeats} repeated)" if r.repeats else r.seeds,
             fmt_estimate(r.auc),
             fmt_reach(r),
             fmt_estimate(r.final),
             fmt_count(r.tokens),
             fmt_seconds(r.wall_seconds),
+            "?" if r.budget is None else r.budget,
+            cell(r.preset or "?", fmt),
         ]
         for r in rows
     ]
@@ -179,7 +204,7 @@ def table_text(
     if total == 0:
         return (
             f"no runs in {store.path}; add finished runs with "
-            "`python -m leaderboard --add RUN_DIR ...`"
+            f"`{command('leaderboard')} --add RUN_DIR ...`"
         )
     filters = ", ".join(f"{k}={visible(v)}" for k, v in (("env", env), ("model", model)) if v)
     return f"no runs match {filters} ({total} runs in {store.path})"

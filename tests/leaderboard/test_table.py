@@ -1,6 +1,7 @@
 """Comparison table on synthetic runs: numbers by hand, pooling, sorting, formats, the CLI."""
 
 import re
+import sys
 
 import pytest
 
@@ -119,7 +120,7 @@ def test_cli(tmp_path, capsys, monkeypatch):
     db = tmp_path / "cli.sqlite"
     assert main(["--db", str(db)]) == 0
     out = capsys.readouterr().out.strip()
-    assert len(out.splitlines()) == 1 and "python -m leaderboard --add RUN_DIR" in out
+    assert len(out.splitlines()) == 1 and f"{sys.executable} -m leaderboard --add RUN_DIR" in out
 
     runs = [str(write_run(tmp_path / f"r{kw['seed']}", **kw)) for kw in RESD]
     going = str(write_run(tmp_path / "going", finished=False))
@@ -134,3 +135,27 @@ def test_cli(tmp_path, capsys, monkeypatch):
         assert s.count() == 3
     with pytest.raises(SystemExit):
         main(["--threshold", "1.5"])
+
+
+def test_a_seed_counts_once_and_settings_show(tmp_path):
+    """Two runs of seed 0 are one seed (the later counts), not "2 seeds" with an interval; runs
+    of another budget or preset are another row, and the row says which."""
+    with Store(tmp_path / "lb.sqlite") as store:
+        first = write_run(tmp_path / "a", seed=0, curve=((0, 0.0), (16, 0.25)))
+        store.add_run(first)
+        store.conn.execute("UPDATE runs SET added_at = '2000-01-01T00:00:00+00:00'")
+        store.add_run(write_run(tmp_path / "b", seed=0, curve=((0, 0.0), (16, 0.5))))
+        store.add_run(write_run(tmp_path / "c", seed=0, curve=((0, 0.0), (32, 0.5))))
+        store.add_run(
+            write_run(tmp_path / "d", seed=0, curve=((0, 0.0), (16, 0.5)), config={"preset": "toy"})
+        )
+        rows = build_rows(store.runs())
+    assert sorted((r.budget, r.preset or "", r.seeds, r.repeats) for r in rows) == [
+        (16, "", 1, 1),
+        (16, "toy", 1, 0),
+        (32, "", 1, 0),
+    ]
+    repeated = next(r for r in rows if r.repeats)
+    assert repeated.final.mean == 0.5 and repeated.final.n == 1  # the later run of seed 0
+    text = render(rows)
+    assert "1 (+1 repeated)" in text and "toy" in text and " 32 " in text

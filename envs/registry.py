@@ -163,10 +163,20 @@ def _load_plugin(ep: importlib.metadata.EntryPoint) -> None:
     if isinstance(target, type) and issubclass(target, TextEnv):
         if ep.name not in _REGISTRY:
             register(ep.name, target, description=(target.__doc__ or "").strip())
+    elif isinstance(target, type) and issubclass(target, gym.Env):
+        if ep.name not in _REGISTRY:  # a plain Gymnasium env: wrapped if its spaces are text
+            from envs.gym_adapter import wrap_plugin
+
+            register(
+                ep.name, wrap_plugin(target, ep.name), description=(target.__doc__ or "").strip()
+            )
     elif callable(target) and not isinstance(target, type):
         target()
     else:
-        raise TypeError("neither a TextEnv subclass nor a function that registers environments")
+        raise TypeError(
+            "neither a TextEnv subclass, a Gymnasium text env, nor a function that registers "
+            "environments"
+        )
 
 
 def list_envs() -> list[str]:

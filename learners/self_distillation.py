@@ -179,6 +179,22 @@ class SelfDistillation(Learner):
             reflection=report,
         )
 
+    def _teacher_contexts(
+        self, groups: list[Group], reflections: dict[int, str], playbook: str | None
+    ) -> tuple[dict[int, str | None], int]:
+        """Each episode's teacher first message (``None``: no loss), and how many had a
+        solution to show."""
+        contexts: dict[int, str | None] = {}
+        with_solution = 0
+        for group in groups:
+            for ep in group:
+                solution = self._solution_for(ep, group)
+                with_solution += solution is not None
+                contexts[id(ep)] = self._teacher_task(
+                    ep, solution, reflections.get(id(ep)), playbook
+                )
+        return contexts, with_solution
+
     # -- one step --------------------------------------------------------------------------------
     def step(self, groups: list[Group]) -> StepResult:
         cfg = self.config
@@ -195,15 +211,7 @@ class SelfDistillation(Learner):
         success_rate = sum(e.success for e in episodes) / max(len(episodes), 1)
         metrics = result.metrics = {"success_rate": success_rate, **result.metrics}
 
-        contexts: dict[int, str | None] = {}
-        with_solution = 0
-        for group in groups:
-            for ep in group:
-                solution = self._solution_for(ep, group)
-                with_solution += solution is not None
-                contexts[id(ep)] = self._teacher_task(
-                    ep, solution, reflections.get(id(ep)), playbook
-                )
+        contexts, with_solution = self._teacher_contexts(groups, reflections, playbook)
         samples = [s for s in samples_of(groups) if contexts[id(s.episode)] is not None]
         episode_weight = {id(ep): 1.0 for ep in episodes}
         if cfg.success_reweighting and episodes:
@@ -222,45 +230,55 @@ class SelfDistillation(Learner):
         seq_weights = losses.sequence_weights(
             [len(s.completion_ids) for s in samples], "token_mean"
         )
-        top_k = min(cfg.top_k, len(self.policy.tokenizer))
         total, tokens = 0.0, 0
         for batch in micro_batches(list(zip(samples, seq_weights, strict=True)), cfg.micro_batch):
-            student = self.policy.score(
-                [(s.messages, s.completion_ids) for s, _ in batch], top_k=top_k, grad=True
-            )
-            teacher = self.teacher.score(
-                [
-                    (with_first_message(s.messages, contexts[id(s.episode)]), s.completion_ids)
-                    for s, _ in batch
-                ],
-                gather_ids=[st.topk_ids for st in student],
-            )
-            loss = torch.zeros((), device=self.policy.device)
-            for (sample, w), st, te in zip(batch, student, teacher, strict=True):
-                rollout = torch.tensor(
-                    sample.rollout_logprobs,
-                    dtype=st.token_logprobs.dtype,
-                    device=st.token_logprobs.device,
-                )
-                token_loss = losses.sd_token_loss(
-                    st.topk_logprobs,
-                    te.topk_logprobs,
-                    alpha=cfg.alpha,
-                    eps_min=cfg.eps_min,
-                    eps_max=cfg.eps_max,
-                    student_token_logp=st.token_logprobs,
-                    rollout_token_logp=rollout,
-                    ratio_clip=cfg.ratio_clip,
-                )
-                loss = loss + w * episode_weight[id(sample.episode)] * token_loss.sum()
-                tokens += token_loss.numel()
+            weighted = [(sample, w * episode_weight[id(sample.episode)]) for sample, w in batch]
+            loss, n = self._distillation_loss(weighted, contexts)
             loss.backward()
-            total += float(loss.detach())
+            total, tokens = total + float(loss.detach()), tokens + n
         metrics.update(
             loss=total, grad_norm=self._optimizer_step(), loss_tokens=float(tokens), skipped=0.0
         )
         self.teacher.update()
         return result
+
+    def _distillation_loss(
+        self, batch: list[tuple[Any, float]], contexts: dict[int, str | None]
+    ) -> tuple[torch.Tensor, int]:
+        """One micro-batch of (sample, weight): the weighted top-K + tail divergence between
+        the student (with gradient) and the EMA teacher in its context, and its token count."""
+        cfg = self.config
+        top_k = min(cfg.top_k, len(self.policy.tokenizer))
+        student = self.policy.score(
+            [(s.messages, s.completion_ids) for s, _ in batch], top_k=top_k, grad=True
+        )
+        teacher = self.teacher.score(
+            [
+                (with_first_message(s.messages, contexts[id(s.episode)]), s.completion_ids)
+                for s, _ in batch
+            ],
+            gather_ids=[st.topk_ids for st in student],
+        )
+        loss, tokens = torch.zeros((), device=self.policy.device), 0
+        for (sample, w), st, te in zip(batch, student, teacher, strict=True):
+            rollout = torch.tensor(
+                sample.rollout_logprobs,
+                dtype=st.token_logprobs.dtype,
+                device=st.token_logprobs.device,
+            )
+            token_loss = losses.sd_token_loss(
+                st.topk_logprobs,
+                te.topk_logprobs,
+                alpha=cfg.alpha,
+                eps_min=cfg.eps_min,
+                eps_max=cfg.eps_max,
+                student_token_logp=st.token_logprobs,
+                rollout_token_logp=rollout,
+                ratio_clip=cfg.ratio_clip,
+            )
+            loss = loss + w * token_loss.sum()
+            tokens += token_loss.numel()
+        return loss, tokens
 
     # -- resuming --------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

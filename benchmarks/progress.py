@@ -1,14 +1,17 @@
 """Training progress where a person or a log can see it.
 
 On a terminal, tqdm's live bar. Anywhere else (a log file, CI, a job scheduler), where a bar
-would print nothing until the end, one plain line at most every ``every`` seconds, at the end
-of a step: samples drawn, train success, tokens/s and the time left at the rate so far.
+would print nothing until the end, one plain line every ``every`` seconds: samples drawn, train
+success, tokens/s and the time left at the rate so far, and, while a long step runs, what it is
+doing (``phase``, set by the runner). A background timer writes the lines between steps, so a
+step of minutes is never silent.
 Result lines (evaluations) go to stdout through ``write`` either way; progress to stderr.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -42,7 +45,12 @@ class Progress:
         self.total, self.done, self.desc, self.every = total, initial, desc, every
         self.start_done, self.t0 = initial, time.perf_counter()
         self.last_line = self.t0
+        self.success, self.tokens_per_second, self.phase = 0.0, 0.0, "starting"
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
         self.bar: Any = None
+        if not self.live and every > 0:  # (every=0: a line at each step, no timer)
+            threading.Thread(target=self._heartbeat, daemon=True).start()
         if self.live:
             self.bar = tqdm(
                 total=total,
@@ -55,15 +63,27 @@ class Progress:
 
     def update(self, samples: int, success: float, tokens_per_second: float) -> None:
         """``samples`` more were drawn by a step whose train success was ``success``."""
-        self.done += samples
+        with self.lock:
+            self.done += samples
+            self.success, self.tokens_per_second = success, tokens_per_second
         if self.bar is not None:
             self.bar.update(samples)
             self.bar.set_postfix(train_success=f"{success:.2f}", tok_s=f"{tokens_per_second:.0f}")
             return
-        now = time.perf_counter()
-        if now - self.last_line >= self.every or self.done >= self.total:
-            self.last_line = now
-            print(self.line(success, tokens_per_second, now), file=self.stream, flush=True)
+        if time.perf_counter() - self.last_line >= self.every or self.done >= self.total:
+            self._print_line()
+
+    def _print_line(self, phase: str = "") -> None:
+        with self.lock:
+            self.last_line = now = time.perf_counter()
+            text = self.line(self.success, self.tokens_per_second, now)
+            print(text + (f" ({phase})" if phase else ""), file=self.stream, flush=True)
+
+    def _heartbeat(self) -> None:
+        """Off a terminal: a line whenever ``every`` seconds passed without one."""
+        while not self.stopped.wait(self.every / 4):
+            if time.perf_counter() - self.last_line >= self.every:
+                self._print_line(self.phase)
 
     def line(self, success: float, tokens_per_second: float, now: float) -> str:
         elapsed = now - self.t0
@@ -84,5 +104,6 @@ class Progress:
             print(text, file=sys.stdout, flush=True)
 
     def close(self) -> None:
+        self.stopped.set()
         if self.bar is not None:
             self.bar.close()

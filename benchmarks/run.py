@@ -334,51 +334,55 @@ class Run:
         cfg = self.config
         self.t_start = time.perf_counter()
         bar = Progress(cfg.budget, self.samples, f"{cfg.env}/{cfg.learner}")
-        while True:
-            final = self.samples >= cfg.budget
-            if self.samples >= self.next_eval or (final and self.last_eval != self.samples):
-                self.evaluate(bar)
-                while self.next_eval <= self.samples:
-                    self.next_eval += cfg.eval_every
-                self.checkpoint()
-            if final:
-                break
-            first = self.batch * cfg.batch_tasks
-            seeds = [train_task_seed(cfg.seed, first + i) for i in range(cfg.batch_tasks)]
-            from learners.rollout import play_groups
+        try:
+            while True:
+                final = self.samples >= cfg.budget
+                if self.samples >= self.next_eval or (final and self.last_eval != self.samples):
+                    self.evaluate(bar)
+                    while self.next_eval <= self.samples:
+                        self.next_eval += cfg.eval_every
+                    self.checkpoint()
+                if final:
+                    break
+                first = self.batch * cfg.batch_tasks
+                seeds = [train_task_seed(cfg.seed, first + i) for i in range(cfg.batch_tasks)]
+                from learners.rollout import play_groups
 
-            groups, stats = play_groups(
-                self.policy,
-                self.make_env,
-                seeds,
-                self.learner.rollouts_per_task,
-                self.sampling,
-                sample_seed=sample_seed(cfg.seed, self.step),
-                context=self.learner.student_context(),
-                first_group_id=self.batch * cfg.batch_tasks,
-            )
-            self.phases["generate"] += stats.generate_seconds
-            self.phases["env"] += stats.env_seconds
-            self.tokens["policy"] += stats.generated_tokens
-            t0 = time.perf_counter()
-            result = self.learner.step(groups)
-            learn_seconds = time.perf_counter() - t0
-            for phase, seconds in result.seconds.items():
-                self.phases[phase] += seconds
-            self.phases["learn"] += learn_seconds - sum(result.seconds.values())
-            for source, count in result.tokens.items():
-                self.tokens[source] += count
-            self.log_step(groups, stats, result)
-            self.samples += stats.episodes
-            self.step += 1
-            self.inner += 1
-            if self.inner == cfg.inner_steps:
-                self.inner, self.batch = 0, self.batch + 1
-            rate = self.tokens["policy"] / max(self.phases["generate"], 1e-9)
-            success = sum(ep.success for g in groups for ep in g) / max(stats.episodes, 1)
-            bar.update(stats.episodes, success, rate)
-            self.checkpoint()
-        bar.close()
+                bar.phase = "generating"
+                groups, stats = play_groups(
+                    self.policy,
+                    self.make_env,
+                    seeds,
+                    self.learner.rollouts_per_task,
+                    self.sampling,
+                    sample_seed=sample_seed(cfg.seed, self.step),
+                    context=self.learner.student_context(),
+                    first_group_id=self.batch * cfg.batch_tasks,
+                )
+                self.phases["generate"] += stats.generate_seconds
+                self.phases["env"] += stats.env_seconds
+                self.tokens["policy"] += stats.generated_tokens
+                t0 = time.perf_counter()
+                bar.phase = "learning"
+                result = self.learner.step(groups)
+                learn_seconds = time.perf_counter() - t0
+                for phase, seconds in result.seconds.items():
+                    self.phases[phase] += seconds
+                self.phases["learn"] += learn_seconds - sum(result.seconds.values())
+                for source, count in result.tokens.items():
+                    self.tokens[source] += count
+                self.log_step(groups, stats, result)
+                self.samples += stats.episodes
+                self.step += 1
+                self.inner += 1
+                if self.inner == cfg.inner_steps:
+                    self.inner, self.batch = 0, self.batch + 1
+                rate = self.tokens["policy"] / max(self.phases["generate"], 1e-9)
+                success = sum(ep.success for g in groups for ep in g) / max(stats.episodes, 1)
+                bar.update(stats.episodes, success, rate)
+                self.checkpoint()
+        finally:
+            bar.close()
 
     def log_step(self, groups: list, stats: Any, result: learners.StepResult) -> None:
         t0 = time.perf_counter()
@@ -403,6 +407,7 @@ class Run:
         from benchmarks.evaluate import evaluate
 
         t0 = time.perf_counter()
+        bar.phase = "evaluating"
         record, tokens = evaluate(
             self.policy,
             self.make_env,

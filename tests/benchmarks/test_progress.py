@@ -30,6 +30,23 @@ def test_lines_are_spaced_out():
     assert stream.getvalue() == ""  # within the hour: nothing yet
     progress.update(10, success=0.0, tokens_per_second=1.0)
     assert stream.getvalue().startswith("[x] 100/100 samples")  # the last step always shows
+    progress.close()
+
+
+def test_a_long_step_is_not_silent():
+    import time
+
+    stream = io.StringIO()
+    progress = Progress(total=10, initial=0, desc="tape/sd", stream=stream, every=0.1)
+    progress.phase = "learning"
+    time.sleep(0.45)  # one step that takes several heartbeats
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) >= 2, lines
+    assert all(line.startswith("[tape/sd] 0/10 samples (0%)") for line in lines)
+    assert lines[-1].endswith("ETA ? (learning)")
+    time.sleep(0.3)
+    assert stream.getvalue().splitlines() == lines  # closed: the timer stopped
 
 
 def test_duration():

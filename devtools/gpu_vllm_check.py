@@ -1,6 +1,6 @@
 """On a GPU machine with the vllm extra: hf-vs-vllm parity and throughput in one run.
 
-    python -m benchmarks.gpu_vllm_check [--model smollm2-135m] [--batch 64] [--max-new-tokens 128]
+    python -m devtools.gpu_vllm_check [--model smollm2-135m] [--batch 64] [--max-new-tokens 128]
 
 Prints: greedy agreement of the two engines, max |logprob| difference between vLLM's sampled
 log-probs and hf score() of the same tokens, vLLM prompt-logprob scoring vs hf top-K, weight

@@ -1,4 +1,4 @@
-from benchmarks import speed_policy
+from devtools import speed_policy
 
 
 def test_speed_policy_runs_on_the_tiny_model(capsys):

@@ -2,7 +2,7 @@
 
 Not a test: prints figures measured in one run, with TextArena as the baseline.
 
-    python -m benchmarks.speed_envs [--seconds 2]
+    python -m devtools.speed_envs [--seconds 2]
 """
 
 from __future__ import annotations

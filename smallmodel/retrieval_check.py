@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, Qwen2Config
 
+from smallmodel.build import collate
+
 ANSWERS, FILLER = range(0, 100), range(100, 500)
 SEP, ANS, GUESS, PAD = 500, 501, 502, 505
 VOCAB, MAX_LEN = 506, 256
@@ -68,20 +70,6 @@ def needle_row(rng: np.random.Generator) -> Row:
     return _next_token(ids, [IGNORE] * (len(ids) - 1) + [x])
 
 
-def collate(rows: list[Row]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    width = max(len(ids) for ids, _ in rows)
-    ids = torch.full((len(rows), width), PAD)
-    labels = torch.full((len(rows), width), IGNORE)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (x, y) in enumerate(rows):
-        ids[i, : len(x)], labels[i, : len(y)], mask[i, : len(x)] = (
-            torch.tensor(x),
-            torch.tensor(y),
-            1,
-        )
-    return ids, labels, mask
-
-
 def run(steps: int, seed: int = 0, log=print) -> list[tuple[int, float]]:
     """Train for ``steps``; returns (step, needle accuracy) every 50 steps and at the end."""
     torch.manual_seed(seed)
@@ -107,7 +95,7 @@ def run(steps: int, seed: int = 0, log=print) -> list[tuple[int, float]]:
             copy_row(rng) if r < 0.35 else recall_row(rng) if r < 0.6 else needle_row(rng)
             for r in kinds
         ]
-        ids, labels, mask = collate(rows)
+        ids, mask, labels = collate(rows, PAD)
         logits = model(input_ids=ids, attention_mask=mask).logits
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), labels.reshape(-1))
         loss.backward()
@@ -116,7 +104,7 @@ def run(steps: int, seed: int = 0, log=print) -> list[tuple[int, float]]:
         opt.zero_grad(set_to_none=True)
         if step % 50 == 0 or step == steps:
             with torch.no_grad():
-                ids, labels, mask = collate([needle_row(rng) for _ in range(64)])
+                ids, mask, labels = collate([needle_row(rng) for _ in range(64)], PAD)
                 logits = model(input_ids=ids, attention_mask=mask).logits
                 hit = labels != IGNORE
                 acc = float((logits[hit].argmax(-1) == labels[hit]).float().mean())

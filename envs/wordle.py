@@ -34,6 +34,15 @@ def _word_set(length: int) -> frozenset[str]:
     return frozenset(word_list(length))
 
 
+REVEAL_PREFIX = "The word was "
+
+
+def reveal_line(secret: str) -> str:
+    """How a lost game names its answer: written as a guess is written (``[crane]``), so the
+    answer the player should have given appears verbatim in the feedback."""
+    return f"{REVEAL_PREFIX}[{secret}]."
+
+
 def marks(guess: str, secret: str) -> str:
     """The G/Y/X marks of ``guess`` against ``secret`` (equal lengths)."""
     result = ["X"] * len(guess)
@@ -158,7 +167,7 @@ class Wordle(GuessingGame):
         return guess.upper()
 
     def _reveal(self) -> str:
-        return f"The word was {self.secret.upper()}."
+        return reveal_line(self.secret)
 
     def _mark_history(self) -> list[tuple[str, str]]:
         return [(s.guess, marks(s.guess, self.secret)) for s in self.scored]
@@ -180,5 +189,5 @@ class Wordle(GuessingGame):
         if invalid:
             notes.append(f"{len(invalid)} invalid answer(s), e.g. {invalid[0]}.")
         if history and not any(s.solved for s in self.scored):
-            notes.append(f"The word was {self.secret.upper()}.")
+            notes.append(reveal_line(self.secret))
         return notes

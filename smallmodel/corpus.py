@@ -192,7 +192,7 @@ def failure_kind(notes: list[str]) -> str:
 
 
 def reveal(notes: list[str]) -> str:
-    """The hindsight note that names the answer ("The word was X."), or ""."""
+    """The hindsight note that names the answer ("The word was [x]."), or ""."""
     return next((n for n in notes if n.startswith(("The word was", "The code was"))), "")
 
 

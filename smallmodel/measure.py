@@ -36,7 +36,7 @@ import torch
 import envs
 from envs.players import scripted_action
 from envs.splits import eval_task_seed, sample_seed
-from envs.wordle import Wordle, consistent, marks, word_list
+from envs.wordle import Wordle, consistent, marks, reveal_line, word_list
 from envs.xbrl.answers import render_answer
 from envs.xbrl.env import XbrlTagging
 from learners.models import Policy, SamplingParams
@@ -152,7 +152,7 @@ def wordle_contexts(
             )
         )
         other = pool[int(rng.integers(len(pool)))]
-        swapped = e.feedback().replace(f"was {g.secret.upper()}.", f"was {other.upper()}.")
+        swapped = e.feedback().replace(reveal_line(g.secret), reveal_line(other))
         out["swap"].append(sdpo_teacher_task(e.task, feedback=swapped))
         answers.append(f"[{other}]")
     out["swap_answers"] = answers

@@ -4,7 +4,7 @@
   the share of the second copy predicted exactly (argmax), right after the first copy and
   with about 1,000 tokens of filler between the copies. Chance is about 1%.
 * P2 (``reveal_probe``): SDPO teacher prompts on held-out Wordle tasks (the evaluation split)
-  whose feedback holds "The word was WORD." at 10%, 50% or 90% of the feedback, padded with
+  whose feedback holds "The word was [word]." at 10%, 50% or 90% of the feedback, padded with
   real feedback lines to about 256, 512, 1,024 and the longest teacher length; the share whose
   first answer token is ``[word]``. ``p2_swap``: the same at the longest length with the
   revealed word swapped for another answer word; the answer must follow the swap.
@@ -21,6 +21,7 @@ import torch
 
 import envs
 from envs.splits import eval_task_seed
+from envs.wordle import REVEAL_PREFIX, reveal_line
 from learners.prompts import sdpo_teacher_task
 from smallmodel.synthetic import Vocab
 
@@ -73,7 +74,7 @@ def _feedback_lines(rng: np.random.Generator, words: list[str], n_games: int = 1
         for turn in range(1, 7):
             _, _, term, trunc, info = env.step(f"[{words[int(rng.integers(len(words)))]}]")
             text = info["feedback"].split("\nTurn budget")[0]
-            text = "\n".join(x for x in text.splitlines() if not x.startswith("The word was"))
+            text = "\n".join(x for x in text.splitlines() if not x.startswith(REVEAL_PREFIX))
             lines.append(f"Turn {turn}: {text.strip()}")
             if term or trunc:
                 break
@@ -116,13 +117,12 @@ def _reveal_prompts(tok: Any, words: list[str], rng: np.random.Generator) -> dic
         order = [lines[int(k)] for k in rng.permutation(len(lines))]
         for length in LENGTHS:
             for depth in DEPTHS:
-                reveal = f"The word was {secret.upper()}."
-                ids = _prompt(tok, task, order, reveal, depth, length)
+                ids = _prompt(tok, task, order, reveal_line(secret), depth, length)
                 out.setdefault(f"L{length}_d{round(depth * 100)}", []).append(
                     Prompt(ids, answer_id(secret))
                 )
         other = words[int(rng.integers(len(words)))]
-        ids = _prompt(tok, task, order, f"The word was {other.upper()}.", 0.5, LENGTHS[-1])
+        ids = _prompt(tok, task, order, reveal_line(other), 0.5, LENGTHS[-1])
         out.setdefault("swap", []).append(Prompt(ids, answer_id(other)))
         ids = _prompt(tok, task, order, None, 0.5, LENGTHS[-1])
         out.setdefault("student", []).append(Prompt(ids, answer_id(secret)))

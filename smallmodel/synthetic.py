@@ -20,14 +20,12 @@ Kinds:
   values answer tokens), then several keys, each followed by its value: associative recall,
   solvable only by looking the key up in the context (a fixed key -> value table would be
   learned as bigrams instead, which is what a first version of this generator did).
-* ``pairs``: the fixed pairs ``WORD [word]`` (a reveal form, then its answer form), many per
-  sequence: the translation a Wordle teacher makes after finding the reveal. Learned as plain
-  bigrams, it puts "the answer is [word]" into the reveal position's own state, which is what
-  a retrieving head then has to move to the answer position; without it the model must learn
-  retrieval and translation at once, and neither gets a useful gradient before the other.
-* ``needle``: blocks of filler text in which one "The word was WORD." sits at a random depth,
-  closed by the chat template's assistant turn and the answer ``[word]``: the reveal-to-answer
-  step a Wordle teacher makes, several times per sequence, each time about the latest reveal.
+* ``needle``: blocks of filler text in which one "The word was [word]." sits at a random
+  depth, closed by the chat template's assistant turn and the answer ``[word]``: the step a
+  Wordle teacher makes, several times per sequence, each time about the latest reveal. The
+  reveal writes the answer exactly as the answer is written (the same token): a reveal in
+  another form ("CRANE") asks the model to learn retrieval and translation at once, and in
+  four measured builds neither got a useful gradient before the other (smallmodel/logs/).
 """
 
 from __future__ import annotations
@@ -45,10 +43,10 @@ class Vocab:
     """The token ids the generators draw from (all from the real tokenizer)."""
 
     answers: tuple[int, ...]  # "[word]" tokens, one per answer word
-    reveals: tuple[int, ...]  # "WORD" tokens, aligned with ``answers``
+    reveals: tuple[int, ...]  # "WORD" tokens (guesses as the feedback shows them)
     prose: tuple[int, ...]  # whole-word prose tokens
     separator: tuple[int, ...]  # the ids of a separator line, e.g. "\n\n"
-    reveal_prefix: tuple[int, ...]  # "The word was "
+    reveal_prefix: tuple[int, ...]  # "The word was " (up to the answer token)
     reveal_suffix: tuple[int, ...]  # "."
     answer_open: tuple[int, ...]  # end of the user turn + "<|im_start|>assistant\n"
     answer_close: tuple[int, ...]  # "<|im_end|>" (the end-of-turn id)
@@ -133,33 +131,20 @@ def recall_sequence(
     return _trained(ids, targets)
 
 
-def pairs_sequence(
-    rng: np.random.Generator, vocab: Vocab, max_len: int
-) -> tuple[list[int], list[int]]:
-    """``WORD [word]`` pairs (fixed by the vocabulary), targets on each answer form."""
-    ids: list[int] = []
-    targets: list[bool] = []
-    while len(ids) + 2 <= max_len:
-        k = int(rng.integers(len(vocab.answers)))
-        ids += [vocab.reveals[k], vocab.answers[k]]
-        targets += [False, True]
-    return _trained(ids, targets)
-
-
 def needle_sequence(
     rng: np.random.Generator,
     vocab: Vocab,
     texts: Sequence[Sequence[int]],
     max_len: int,
 ) -> tuple[list[int], list[int]]:
-    """Blocks ``filler, The word was WORD., filler, <assistant> [word] <end>`` while they fit;
+    """Blocks ``filler, The word was [word]., filler, <assistant> [word] <end>`` while they fit;
     the reveal sits at a uniformly random depth of its block."""
     ids: list[int] = []
     targets: list[bool] = []
     while True:
         budget = int(np.exp(rng.uniform(np.log(16), np.log(max(17, max_len)))))
         k = int(rng.integers(len(vocab.answers)))
-        reveal = [*vocab.reveal_prefix, vocab.reveals[k], *vocab.reveal_suffix]
+        reveal = [*vocab.reveal_prefix, vocab.answers[k], *vocab.reveal_suffix]
         answer = [vocab.answers[k], *vocab.answer_close]
         fill = max(0, budget - len(reveal) - len(answer) - len(vocab.answer_open))
         before = int(rng.integers(fill + 1))

@@ -9,11 +9,11 @@ JSON punctuation, unlisted words) stays one token per byte, so a small model can
 letters. Any text round-trips exactly.
 
 Optionally a list of game words (a Wordle answer pool) is added whole, in the two forms the
-environment prints: ``[word]`` (a guess, as the player writes it) and ``WORD`` (as the feedback
-and the reveal write it, "The word was STORM."), each also with the space before it as one
-token. A valid guess is then one token, and the revealed answer is the token right after
-"was": retrieving it is one induction step (find " was", take what follows), where a separate
-space token between them made it two and kept a small model from learning it.
+environment prints: ``[word]`` (a guess, as the player writes it and as a lost game's reveal
+writes it, "The word was [storm].") and ``WORD`` (as the feedback shows a guess), the latter
+also with the space before it as one token. ``[word]`` has one token only, whatever precedes
+it: the answer a teacher must give is then the very token its context holds, so using the
+context is a copy, not a copy plus a translation between two forms.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def build_word_tokenizer(
     words: list[str], game_words: Iterable[str] = (), names: Iterable[str] = ()
 ) -> PreTrainedTokenizerFast:
     """Bytes + ChatML specials + tokens `` word`` and ``word`` (after a line start or a double
-    quote) for each of ``words``, ``[w]`` and ``W`` (not inside a longer letter run) for
+    quote) for each of ``words``, ``[w]`` and `` W``/``W`` (not inside a longer letter run) for
     each lower-case game word ``w``, and `` Name`` and ``Name`` (not followed by a letter) for
     each of ``names``: labels such as ``EarningsPerShareBasic``, so a label is one token to
     read, copy and answer with.
@@ -71,7 +71,7 @@ def build_word_tokenizer(
         vocab[SPACE + w] = len(vocab)
         vocab[w] = len(vocab)
     for w in game:  # with and without the space before them (see the module docstring)
-        for form in (f"[{w}]", w.upper(), f"{SPACE}[{w}]", SPACE + w.upper()):
+        for form in (f"[{w}]", w.upper(), SPACE + w.upper()):
             vocab[form] = len(vocab)
     for n in labels:
         for form in (SPACE + n, n):
@@ -79,7 +79,7 @@ def build_word_tokenizer(
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
     parts = []
     if game:
-        parts.append(f"{SPACE}?\\[(?:{'|'.join(game)})\\]")
+        parts.append(f"\\[(?:{'|'.join(game)})\\]")
         upper = "|".join(w.upper() for w in game)
         parts.append(f"(?:{SPACE}|(?<![A-Za-z]))(?:{upper})(?![A-Za-z])")
     if labels:

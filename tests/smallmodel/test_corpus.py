@@ -37,9 +37,9 @@ def test_teacher_answers_are_revealed_in_their_context(corpus):
     for e in teachers:
         answer = e.messages[-1]["content"]
         assert re.fullmatch(r"\[[a-z1-9 ]+\]", answer)
-        secret = answer.strip("[]").upper()
         first = e.messages[0]["content"]
-        assert f"was {secret}." in first or f"[{secret.lower()}]" in first
+        secret = answer.strip("[]").upper()
+        assert answer in first or f"was {secret}." in first  # Wordle's reveal, Mastermind's
 
 
 def test_reflection_and_curation_answers_parse(corpus):
@@ -57,11 +57,11 @@ def test_reflection_tags_only_bullets_of_the_prompt():
     pb = random_playbook("wordle", rng, most=4)
     notes = [
         "Guess 2 (CRANE) ignored feedback: A is not in the word (X in guess 1).",
-        "The word was SLOTH.",
+        "The word was [sloth].",
     ]
     data = json.loads(reflection_json("wordle", notes, pb, rng))
     assert {t["id"] for t in data["bullet_tags"]} <= set(pb.bullets)
-    assert "SLOTH" in data["correct_approach"]
+    assert "sloth" in data["correct_approach"].lower()
 
 
 def test_tokenizer_round_trips_and_keeps_game_letters(tok):
@@ -81,13 +81,13 @@ def test_tokenizer_round_trips_and_keeps_game_letters(tok):
 
 def test_game_words_are_one_token_in_both_printed_forms():
     tok = build_word_tokenizer(["guess", "was"], ["about", "storm"])
-    text = "Turn 1: [about]\nGuess 1 of 6: ABOUT\nA B O U T\nThe word was STORM."
+    text = "Turn 1: [about]\nGuess 1 of 6: ABOUT\nA B O U T\nThe word was [storm]."
     ids = tok(text, add_special_tokens=False)["input_ids"]
     pieces = tok.convert_ids_to_tokens(ids)
     assert tok.decode(ids) == text
-    # the word and the space before it are one token: the reveal directly follows " was"
-    assert "\u0120[about]" in pieces and "\u0120ABOUT" in pieces
-    assert pieces[pieces.index("\u0120STORM") - 1] == "\u0120was"
+    # "[word]" is one token whatever precedes it: the reveal holds the answer's own token
+    assert "[about]" in pieces and "\u0120ABOUT" in pieces
+    assert pieces[pieces.index("[storm]") - 2 :] == ["\u0120was", "\u0120", "[storm]", "."]
     assert pieces[pieces.index("\u0120ABOUT") + 2] == "A"  # the spaced letters stay bytes
     assert tok.convert_ids_to_tokens(tok("[about]")["input_ids"]) == ["[about]"]
     # inside a longer word, or an unlisted word in brackets: one token per byte

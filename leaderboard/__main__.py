@@ -3,6 +3,7 @@
 python -m leaderboard                               # the whole table
 python -m leaderboard --env wordle --format github  # one env, as Markdown
 python -m leaderboard --add runs/wordle-resd-s0 runs/wordle-grpo-s0
+python -m leaderboard --html leaderboard.html       # a self-contained page: table and curves
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="success mean@k for the samples-to-threshold column (default 0.5)",
     )
     p.add_argument("--format", choices=list(FORMATS), default="plain")
+    p.add_argument(
+        "--html",
+        metavar="FILE",
+        help="write a self-contained HTML page (sortable table, curves) instead of printing",
+    )
     args = p.parse_args(argv)
     if not 0.0 <= args.threshold <= 1.0:
         p.error(f"--threshold must be in [0, 1], got {args.threshold}")
@@ -58,7 +64,16 @@ def main(argv: list[str] | None = None) -> int:
                 except (RunDirError, RunRejected, StoreError) as err:
                     failed += 1
                     print(f"error: {err}", file=sys.stderr)
-            print(table_text(store, args.env, args.model, args.threshold, args.format))
+            if args.html:
+                from leaderboard.html import leaderboard_html, write_page
+
+                page = leaderboard_html(store, args.env, args.model, args.threshold)
+                print(f"wrote {write_page(args.html, page)}")
+            else:
+                print(table_text(store, args.env, args.model, args.threshold, args.format))
+    except RunDirError as err:  # the page could not be written
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -8,8 +8,10 @@ training rollouts at each held-out evaluation (non-decreasing, the first one usu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -25,7 +27,7 @@ class MetricError(ValueError):
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean over seeds with its bootstrap confidence interval."""
+    """A mean and its confidence interval: bootstrap over seeds, or Wilson over tasks."""
 
     mean: float
     low: float
@@ -115,6 +117,28 @@ def bootstrap_ci(
     alpha = 1.0 - confidence
     low, high = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0])
     return Estimate(mean, float(low), float(high), len(v))
+
+
+def wilson_ci(share: float, n: int, confidence: float = CONFIDENCE_DEFAULT) -> Estimate:
+    """Wilson score interval for a success share ``share`` measured on ``n`` tasks.
+
+    The interval is every p the score test does not reject: ``|share - p| <= z * sqrt(p (1 - p)
+    / n)``. Unlike the plain normal interval it stays inside [0, 1] and does not collapse at 0
+    or 1 successes, which is where a held-out curve on a few dozen tasks usually starts. For a
+    mean@k over ``n`` tasks (each task's mean of k attempts in [0, 1]) it is conservative: a
+    variable in [0, 1] with mean p has variance at most p (1 - p), the 0/1 case's.
+    """
+    if not (math.isfinite(share) and 0.0 <= share <= 1.0):
+        raise MetricError(f"a success share must be in [0, 1], got {share}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise MetricError(f"the Wilson interval needs n >= 1 tasks, got {n!r}")
+    if not 0.0 < confidence < 1.0:
+        raise MetricError(f"confidence must be in (0, 1), got {confidence}")
+    z = NormalDist().inv_cdf((1.0 + confidence) / 2.0)
+    z2n = z * z / n
+    centre = (share + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * math.sqrt(share * (1.0 - share) / n + z2n / (4.0 * n))
+    return Estimate(share, max(0.0, centre - half), min(1.0, centre + half), n)
 
 
 def success_at_k(matrix: Sequence[Sequence[float]]) -> tuple[float, float]:

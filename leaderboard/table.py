@@ -69,18 +69,27 @@ def one_per_seed(members: Sequence[StoredRun]) -> list[StoredRun]:
     return [latest[seed] for seed in sorted(latest)]
 
 
-def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) -> list[Row]:
-    """Pool runs whose configs differ only by seed into rows, sorted for display."""
+def group_runs(runs: Sequence[StoredRun]) -> dict[tuple[str, str, str], list[StoredRun]]:
+    """The runs of each row, keyed (env, model, shown learner label), repeats included: runs
+    pool only when their configs differ by seed alone."""
     groups: dict[tuple[str, str, str, str], list[StoredRun]] = defaultdict(list)
     for run in runs:
         groups[(run.env, run.model, run.label, run.config_key)].append(run)
     keys_per_label: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for env, model, label, key in groups:
         keys_per_label[(env, model, label)].add(key)
-    rows = []
+    shown = {}
     for (env, model, label, key), runs_of_key in groups.items():
         if len(keys_per_label[(env, model, label)]) > 1:
             label = f"{label}#{key[:6]}"  # same learner, other settings: keep the rows apart
+        shown[(env, model, label)] = runs_of_key
+    return shown
+
+
+def build_rows(runs: Sequence[StoredRun], threshold: float = DEFAULT_THRESHOLD) -> list[Row]:
+    """Pool runs whose configs differ only by seed into rows, sorted for display."""
+    rows = []
+    for (env, model, label), runs_of_key in group_runs(runs).items():
         members = one_per_seed(runs_of_key)
         curves = [
             ([p.samples for p in r.curve], [p.success_mean for p in r.curve]) for r in members

@@ -19,8 +19,19 @@ from reflection.concise import POLICIES, concise
 from reflection.curator import OPS, CurationStats, Curator
 from reflection.generators import TextGenerator
 from reflection.playbook import Bullet, Playbook, approx_tokens
-from reflection.reflector import OracleReflector, Reflection, Reflector, TagStats, apply_tags
+from reflection.reflector import (
+    OracleReflector,
+    Reflection,
+    Reflector,
+    TagStats,
+    apply_tags,
+    clip,
+)
 from reflection.similarity import METHODS
+
+# What the history keeps of a reflection's raw model output: enough to see why it was
+# dropped (no JSON, a cut answer) without copying long answers into every line.
+RAW_CHARS = 600
 
 # Counts of model output that was dropped or only partly usable (what `reflection.show` flags).
 PROBLEM_COUNTS = (
@@ -117,7 +128,12 @@ class StepReport:
             "updated": [list(u) for u in self.updated],
             "removed": [list(r) for r in self.removed],
             "reflections": [
-                {"task_id": r.task_id, "status": r.status, "text": r.as_text()[:1000]}
+                {
+                    "task_id": r.task_id,
+                    "status": r.status,
+                    "text": r.as_text()[:1000],
+                    **({} if r.raw is None else {"raw": clip(r.raw, RAW_CHARS)}),
+                }
                 for r in self.reflections
                 if r is not None
             ],
@@ -235,6 +251,7 @@ class ReflectionPipeline:
             else:
                 for i, text in zip(fail_idx, texts, strict=False):
                     reflections[i] = self.reflector.parse(text)
+                    reflections[i].raw = str(text)
                 texts = texts[len(fail_idx) :]
             for i in fail_idx:
                 ref = reflections[i]

@@ -5,17 +5,21 @@
 * ``RUN_DIR/playbook_history.jsonl``: one of the run's checksummed logs, one line per update
   step (``StepReport.to_record``): ``step``; ``added`` [{id, section, text}]; ``tags`` [[id,
   tag]]; ``updated`` [[id, new text]]; ``removed`` [[id, reason]]; ``reflections`` [{task_id,
-  status, text}]; ``counts`` (failures, successes, reflections_ok/partial/dropped,
-  tag_outputs_unparsed, invalid_tags, unknown_ids, curator_unparsed, ops_dropped,
-  duplicates, tokens_reflect, tokens_curate, playbook_size); ``snapshot`` {id: [helpful,
-  harmful]} after the step. Replaying ``added``/``updated`` texts with a step's ``snapshot``
-  gives the playbook as it stood then (``playbook_at``). Like every log, the run directory
+  status, text, raw}] (``text``: the parsed diagnosis; ``raw``: what the model wrote, clipped,
+  absent for oracle diagnoses and in older runs); ``counts`` (failures, successes,
+  reflections_ok/partial/dropped, tag_outputs_unparsed, invalid_tags, unknown_ids,
+  curator_unparsed, ops_dropped, duplicates, tokens_reflect, tokens_curate, playbook_size);
+  ``snapshot`` {id: [helpful, harmful]} after the step. Replaying ``added``/``updated`` texts
+  with a step's ``snapshot`` gives the playbook as it stood then (``playbook_at``);
+  ``tally_lessons`` sums each lesson's tags over the run. Like every log, the run directory
   cuts it back to the last checkpoint on resume.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,3 +77,71 @@ def playbook_at(run_dir: str | os.PathLike, step: int) -> Playbook | None:
             pb.add_section(section)
         pb.bullets[bid] = Bullet(bid, pb.resolve_section(section), text, helpful, harmful)
     return pb
+
+
+@dataclass(frozen=True)
+class LessonTally:
+    """One lesson over a whole run: where it came from, what became of it, how it was tagged.
+
+    The counts are the tags the history recorded (each failure's reflection and each success's
+    tagging answer can tag it once per step), so they answer "did the model find this lesson
+    useful" without trusting the playbook's own counters, which concise may have removed.
+    """
+
+    id: str
+    section: str
+    text: str
+    added_step: int | None  # None: older than the history
+    updated_steps: tuple[int, ...]
+    removed: str | None  # why it left the playbook; None while it is in
+    helpful: int
+    harmful: int
+    neutral: int
+
+    @property
+    def tagged(self) -> int:
+        return self.helpful + self.harmful + self.neutral
+
+
+def tally_lessons(
+    records: Sequence[dict[str, Any]], latest: Playbook | None = None
+) -> list[LessonTally]:
+    """Every lesson the history or the latest playbook knows, most tagged first, then by id."""
+    text: dict[str, tuple[str, str]] = {}
+    if latest is not None:
+        text.update({b.id: (b.section, b.text) for b in latest.bullets.values()})
+    added: dict[str, int] = {}
+    updated: dict[str, list[int]] = {}
+    removed: dict[str, str] = {}
+    tags: dict[str, dict[str, int]] = {}
+    for rec in records:
+        step = rec["step"]
+        for a in rec.get("added", []):
+            text[a["id"]] = (a["section"], a["text"])
+            added[a["id"]] = step
+            removed.pop(a["id"], None)
+        for bid, new_text in rec.get("updated", []):
+            text[bid] = (text.get(bid, ("others", ""))[0], new_text)
+            updated.setdefault(bid, []).append(step)
+        for bid, why in rec.get("removed", []):
+            removed[bid] = f"step {step}: {why}"
+        for bid, tag in rec.get("tags", []):
+            counts = tags.setdefault(bid, {})
+            counts[tag] = counts.get(tag, 0) + 1
+    ids = set(text) | set(tags)
+    out = [
+        LessonTally(
+            id=bid,
+            section=text.get(bid, ("?", ""))[0],
+            text=text.get(bid, ("?", ""))[1],
+            added_step=added.get(bid),
+            updated_steps=tuple(updated.get(bid, ())),
+            removed=removed.get(bid),
+            helpful=tags.get(bid, {}).get("helpful", 0),
+            harmful=tags.get(bid, {}).get("harmful", 0),
+            neutral=tags.get(bid, {}).get("neutral", 0),
+        )
+        for bid in ids
+    ]
+    out.sort(key=lambda t: (-t.tagged, t.id))
+    return out

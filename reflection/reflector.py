@@ -47,6 +47,7 @@ class Reflection:
     status: str = "dropped"
     invalid_tags: int = 0  # tag entries that were malformed or had an unknown tag value
     task_id: str = ""
+    raw: str | None = None  # what the model wrote (set by the pipeline; None: no model text)
 
     @property
     def usable(self) -> bool:

@@ -1,10 +1,19 @@
 """Plots: PNG files written, per-seed bands computed as by hand."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from benchmarks.plots import plot_comparison, plot_run, seed_band
-from rundir import EVALS, RunDirError
+from benchmarks.plots import (
+    learnability_note,
+    plot_comparison,
+    plot_run,
+    run_figure,
+    seed_band,
+    success_band,
+)
+from rundir import EVALS, RunDirError, read_run
 from tests.leaderboard.rundirs import write_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -44,3 +53,43 @@ def test_plot_comparison(tmp_path):
     assert png.read_bytes().startswith(PNG_MAGIC)
     with pytest.raises(RunDirError):
         plot_comparison({"resd": []}, tmp_path / "x.png")
+
+
+def test_success_band_is_a_wilson_interval_over_tasks(tmp_path):
+    run = write_run(tmp_path / "r", curve=[(0, 0.0), (8, 0.5), (16, 1.0)])
+    pts = read_run(run).evals
+    low, high = success_band(pts)
+    z2 = 1.959963984540054**2
+    n = pts[0].n_tasks  # 4 tasks (x 2 samples): the tasks are the units, not the 8 attempts
+    # closed forms of the Wilson ends at 0 and at n successes: z^2/(n+z^2) and n/(n+z^2)
+    assert low[0] == 0.0 and high[0] == pytest.approx(z2 / (n + z2), abs=1e-12)
+    assert high[2] == 1.0 and low[2] == pytest.approx(n / (n + z2), abs=1e-12)
+    assert low[1] + high[1] == pytest.approx(1.0, abs=1e-12)  # symmetric around 1/2
+    assert high[0] > 0.45  # 0 of 4 tasks says little: the band must show it
+
+
+def test_learnability_note(tmp_path):
+    learning = read_run(write_run(tmp_path / "a", model="smollm2-135m"))
+    assert learnability_note(learning.config, learning.evals) is None
+    random_model = read_run(write_run(tmp_path / "b", model="tiny-random"))
+    assert "randomly initialised" in learnability_note(random_model.config, random_model.evals)
+    zero = read_run(write_run(tmp_path / "c", model="smollm2-135m", curve=[(0, 0.0), (8, 0.0)]))
+    # write_run's best@k is mean + 0.1: success is not 0 everywhere yet
+    assert learnability_note(zero.config, zero.evals) is None
+    flat = [replace(p, success_best=0.0) for p in zero.evals]
+    assert "success is 0 at every evaluation" in learnability_note(zero.config, flat)
+
+
+def test_run_figure_panels_band_and_note(tmp_path):
+    rec = read_run(write_run(tmp_path / "r", model="tiny-random", curve=[(0, 0.0), (8, 0.25)]))
+    fig = run_figure(rec)
+    top, bottom = fig.axes
+    assert len(top.collections) == 1  # the confidence band
+    band = top.collections[0].get_paths()[0].vertices
+    assert band[:, 1].max() == pytest.approx(max(success_band(rec.evals)[1]))
+    assert bottom.get_ylabel() == "valid answers"
+    assert bottom.lines[0].get_ydata().tolist() == [p.valid_rate for p in rec.evals]
+    notes = [t for t in top.texts if t.get_gid() == "learnability-note"]
+    assert len(notes) == 1 and "tiny-random" in notes[0].get_text()
+    other = read_run(write_run(tmp_path / "s", model="smollm2-135m"))
+    assert not [t for t in run_figure(other).axes[0].texts if t.get_gid()]

@@ -14,6 +14,7 @@ from leaderboard.metrics import (
     median_samples,
     samples_to_threshold,
     success_at_k,
+    wilson_ci,
 )
 
 
@@ -143,3 +144,59 @@ def test_align_curves():
     assert mat[1].tolist() == [0.5, 0.5, 0.75, 1.0]
     with pytest.raises(MetricError):
         align_curves([([0, 1], [0, 0]), ([2, 3], [0, 0])])
+
+
+# Newcombe (1998), Statistics in Medicine 17:857, table II, method 3 (Wilson score, 95%).
+NEWCOMBE = [
+    ((81, 263), (0.2553, 0.3662)),
+    ((15, 148), (0.0624, 0.1605)),
+    ((0, 20), (0.0, 0.1611)),
+    ((1, 29), (0.0061, 0.1718)),
+    ((29, 29), (0.8830, 1.0)),
+]
+
+
+@pytest.mark.parametrize(("counts", "published"), NEWCOMBE)
+def test_wilson_matches_published_values(counts, published):
+    k, n = counts
+    e = wilson_ci(k / n, n)
+    assert (e.low, e.high) == pytest.approx(published, abs=5e-5)
+    assert e.mean == k / n and e.n == n
+
+
+def _score_test_ends(share: float, n: int, z: float) -> tuple[float, float]:
+    """The ends of {p : |share - p| <= z sqrt(p(1-p)/n)} by bisection, not by the formula."""
+
+    def inside(p: float) -> bool:
+        return abs(share - p) <= z * math.sqrt(p * (1 - p) / n)
+
+    def edge(outside: float, within: float) -> float:
+        for _ in range(200):
+            mid = (outside + within) / 2
+            outside, within = (outside, mid) if inside(mid) else (mid, within)
+        return within
+
+    low = 0.0 if inside(0.0) else edge(0.0, share)
+    high = 1.0 if inside(1.0) else edge(1.0, share)
+    return low, high
+
+
+def test_wilson_is_the_score_test_inversion():
+    z90 = 1.6448536269514722  # the 95% quantile of the standard normal
+    for share, n in [(0.0, 4), (0.25, 4), (0.5, 8), (0.9, 32), (1.0, 3), (0.375, 16)]:
+        e = wilson_ci(share, n, confidence=0.9)
+        assert (e.low, e.high) == pytest.approx(_score_test_ends(share, n, z90), abs=1e-9)
+        assert 0.0 <= e.low <= share <= e.high <= 1.0
+    # more tasks, a narrower interval; zero successes still leave room above 0
+    wide, narrow = wilson_ci(0.5, 10), wilson_ci(0.5, 100)
+    assert narrow.high - narrow.low < wide.high - wide.low
+    assert wilson_ci(0.0, 8).high > 0.2
+
+
+@pytest.mark.parametrize(
+    ("share", "n", "confidence"),
+    [(-0.1, 4, 0.95), (1.5, 4, 0.95), (float("nan"), 4, 0.95), (0.5, 0, 0.95), (0.5, 4, 1.0)],
+)
+def test_wilson_refuses_bad_input(share, n, confidence):
+    with pytest.raises(MetricError):
+        wilson_ci(share, n, confidence)

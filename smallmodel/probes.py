@@ -21,7 +21,7 @@ import torch
 
 import envs
 from envs.splits import eval_task_seed
-from envs.wordle import REVEAL_PREFIX, reveal_line
+from envs.wordle import reveal_line
 from learners.prompts import sdpo_teacher_task
 from smallmodel.synthetic import Vocab
 
@@ -74,7 +74,7 @@ def _feedback_lines(rng: np.random.Generator, words: list[str], n_games: int = 1
         for turn in range(1, 7):
             _, _, term, trunc, info = env.step(f"[{words[int(rng.integers(len(words)))]}]")
             text = info["feedback"].split("\nTurn budget")[0]
-            text = "\n".join(x for x in text.splitlines() if not x.startswith(REVEAL_PREFIX))
+            text = text.replace(reveal_line(env.unwrapped.secret), "").strip()
             lines.append(f"Turn {turn}: {text.strip()}")
             if term or trunc:
                 break

@@ -23,6 +23,7 @@ import argparse
 import importlib.util
 import os
 import re
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -96,12 +97,24 @@ def metrics(log: str, data: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
+def after_existing_files(log_dir: Path) -> None:
+    """Wait until a new event file sorts after the folder's existing ones. TensorBoard reads
+    a folder's files in name order, and a name starts with the second it was opened in, then
+    host and pid: a run resumed within the second its killed process opened its file could
+    sort first, and the purge of the resumed file would then be read before the events it
+    drops."""
+    stamps = [int(f.name.split(".")[3]) for f in log_dir.glob("events.out.tfevents.*")]
+    while stamps and int(time.time()) <= max(stamps):
+        time.sleep(0.05)
+
+
 class TensorBoardTracker:
     """Scalars in ``RUN_DIR/tensorboard`` (``tensorboard --logdir runs`` shows every run)."""
 
     def __init__(self, run_dir: Path, purge_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
+        after_existing_files(run_dir / TB_DIR)
         self.writer = SummaryWriter(log_dir=str(run_dir / TB_DIR), purge_step=purge_step)
 
     def log(self, metrics: Mapping[str, float], step: int) -> None:

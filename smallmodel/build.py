@@ -14,7 +14,10 @@ Recipe (the reasons are in ``smallmodel.synthetic`` and the README's small-model
 2. A word-level tokenizer (``smallmodel.wordtok``): every answer word one token in both
    forms (``[word]`` and ``WORD``), frequent prose words one token, everything else bytes.
 3. Training in stages of growing context length; each step's batch mixes synthetic retrieval
-   sequences (``smallmodel.synthetic``; a share that falls stage by stage) with real examples.
+   sequences (``smallmodel.synthetic``; a share that falls stage by stage) with real examples
+   (a long one keeps its end, where its answer is). The first stage's needles sit in random
+   prose words, so the revealed word is the only answer word in sight and the copy forms
+   (a few hundred steps); later stages use real text, which holds other answer words.
    Loss on every trained token (answers, JSON, synthetic targets); AdamW (0.9, 0.95), weight
    decay 0.1, warm-up then constant, linear decay over the last stage, gradient clip 1.0.
 4. Probes printed during the build (``smallmodel.probes``): P1 copy of 40 answer words, P2 the
@@ -68,6 +71,9 @@ class Stage:
     synthetic: float  # share of sequences that are synthetic
     # copy, recall, needle: shares among synthetic sequences
     mix: tuple[float, float, float] = (0.3, 0.2, 0.5)
+    # filler of synthetic sequences: "text" (real text, which holds other answer words) or
+    # "prose" (random prose words, no answer word: the needle is the only one to copy)
+    filler: str = "text"
 
 
 @dataclass
@@ -98,10 +104,16 @@ class BuildConfig:
     layers: int = 4
     heads: int = 6
     stages: tuple[Stage, ...] = (
-        # the mixture measured to grow retrieval by step ~800 (smallmodel/logs/README.md)
-        Stage(steps=1000, max_len=256, batch_tokens=4096, synthetic=0.8, mix=(0.0, 0.0, 1.0)),
-        Stage(steps=700, max_len=1024, batch_tokens=4096, synthetic=0.4, mix=(0.2, 0.1, 0.7)),
-        Stage(steps=300, max_len=1536, batch_tokens=4096, synthetic=0.25),
+        # the copy forms first where it is the only solution (no other answer word in sight:
+        # measured to form by step ~250), then it learns which answer word to copy (real-text
+        # filler, which holds other answer words), then at growing lengths
+        Stage(
+            steps=400, max_len=256, batch_tokens=4096, synthetic=0.9, mix=(0, 0, 1), filler="prose"
+        ),
+        Stage(steps=600, max_len=256, batch_tokens=4096, synthetic=0.7, mix=(0.1, 0.1, 0.8)),
+        Stage(steps=800, max_len=512, batch_tokens=4096, synthetic=0.6, mix=(0.1, 0.1, 0.8)),
+        Stage(steps=600, max_len=1024, batch_tokens=4096, synthetic=0.5, mix=(0.1, 0.1, 0.8)),
+        Stage(steps=300, max_len=1536, batch_tokens=4096, synthetic=0.35, mix=(0.1, 0.1, 0.8)),
     )
     lr: float = 2e-3
     warmup: int = 100
@@ -245,27 +257,30 @@ class Mixer:
         texts: list[list[int]],
         rng: np.random.Generator,
     ) -> None:
+        # "prose" filler: random prose words, drawn once
+        prose = [[int(t) for t in rng.choice(vocab.prose, size=512)] for _ in range(256)]
+        self.fillers = {"text": texts, "prose": prose}
         self.kinds = [k for k in real if weights.get(k, 0) > 0]
         total = sum(weights[k] for k in self.kinds)
         self.p = [weights[k] / total for k in self.kinds]
-        self.real, self.vocab, self.texts, self.rng = real, vocab, texts, rng
+        self.real, self.vocab, self.rng = real, vocab, rng
 
     def real_example(self, max_len: int) -> tuple[list[int], list[int]]:
-        while True:
-            pool = self.real[self.kinds[int(self.rng.choice(len(self.kinds), p=self.p))]]
-            ids, labels = pool[int(self.rng.integers(len(pool)))]
-            ids, labels = ids[:max_len], labels[:max_len]
-            if any(label != IGNORE for label in labels[:-1]):
-                labels = labels[:-1] + [IGNORE]  # the last position's target is cut away
-                return ids, labels
+        """A real example; one longer than ``max_len`` keeps its end, where its answer is
+        (cutting the end would leave the long kinds, reflections and curations, untrained
+        until the last stage)."""
+        pool = self.real[self.kinds[int(self.rng.choice(len(self.kinds), p=self.p))]]
+        ids, labels = pool[int(self.rng.integers(len(pool)))]
+        return ids[-max_len:], labels[-max_len:]
 
     def synthetic(self, stage: Stage) -> tuple[list[int], list[int]]:
         kind = int(self.rng.choice(len(stage.mix), p=stage.mix))
+        texts = self.fillers[stage.filler]
         if kind == 0:
-            return copy_sequence(self.rng, self.vocab, self.texts, stage.max_len)
+            return copy_sequence(self.rng, self.vocab, texts, stage.max_len)
         if kind == 1:
             return recall_sequence(self.rng, self.vocab, stage.max_len)
-        return needle_sequence(self.rng, self.vocab, self.texts, stage.max_len)
+        return needle_sequence(self.rng, self.vocab, texts, stage.max_len)
 
     def batch(self, stage: Stage) -> list[tuple[list[int], list[int]]]:
         rows: list[tuple[list[int], list[int]]] = []

@@ -1,0 +1,42 @@
+"""The build's batch mixer: what each stage's sequences may hold."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from smallmodel.build import Mixer, Stage
+from smallmodel.synthetic import IGNORE
+from tests.smallmodel.test_synthetic import ANSWERS, TEXTS, VOCAB
+
+
+def mixer(seed: int = 0) -> Mixer:
+    long_example = (list(range(1000, 1600)), [IGNORE] * 590 + list(range(1591, 1600)) + [IGNORE])
+    texts = [list(t) + [ANSWERS[0]] for t in TEXTS]  # real text holds other answer words
+    real = {"reflect": [long_example]}
+    return Mixer(real, {"reflect": 1.0}, VOCAB, texts, np.random.default_rng(seed))
+
+
+def test_prose_filler_leaves_the_revealed_word_the_only_answer_word():
+    m = mixer()
+    stage = Stage(steps=1, max_len=256, batch_tokens=2048, synthetic=1.0, mix=(0, 0, 1))
+    for filler, alone in (("prose", True), ("text", False)):
+        stage.filler = filler
+        rows = [m.synthetic(stage) for _ in range(20)]
+        others = []
+        for ids, labels in rows:
+            revealed = {ids[i + 1] for i, y in enumerate(labels) if y in ANSWERS}
+            prefix = len(VOCAB.reveal_prefix)
+            shown = [
+                ids[j + prefix]
+                for j in range(len(ids) - prefix)
+                if tuple(ids[j : j + prefix]) == VOCAB.reveal_prefix
+            ]
+            assert set(shown) == revealed
+            others += [t for t in ids if t in ANSWERS and t not in revealed]
+        assert (not others) == alone
+
+
+def test_a_long_real_example_keeps_its_answer_at_its_end():
+    ids, labels = mixer().real_example(max_len=64)
+    assert ids == list(range(1536, 1600))
+    assert labels[-10:-1] == list(range(1591, 1600)) and labels[-1] == IGNORE

@@ -48,6 +48,7 @@ from transformers import AutoModelForCausalLM, Qwen2Config
 import envs
 from envs.wordle import REVEAL_PREFIX, Wordle, word_list
 from envs.xbrl.env import XbrlTagging
+from learners.prompts import resd_teacher_task, sdpo_teacher_task
 from learners.sft import answer_ids
 from smallmodel import probes
 from smallmodel.corpus import CorpusConfig, Example, build_corpus
@@ -88,6 +89,11 @@ class BuildConfig:
             reflect_share=0.35,
         )
     )
+    # needles answered only after a teacher prompt's closing line (``Vocab.answer_cues``), so
+    # the copy is tied to a teacher's request; off in the committed build (an experiment: a
+    # first try, 2026-12-01, parsed more reflections, 56% against 44%, but its teachers named
+    # the answer less often, 48% against 68%: smallmodel/logs/ build g)
+    needle_cues: bool = False
     counterfactual: float = 0.3  # share of teacher examples whose revealed word is swapped
     # how often each kind of real example is drawn (JSON answers are long and must be whole)
     kind_weights: dict[str, float] = field(
@@ -224,7 +230,7 @@ def make_model(cfg: BuildConfig, tok: Any) -> torch.nn.Module:
     return model
 
 
-def make_vocab(tok: Any, words: list[str], prose: list[str]) -> Vocab:
+def make_vocab(tok: Any, words: list[str], prose: list[str], cues: bool = False) -> Vocab:
     def ids(text: str) -> tuple[int, ...]:
         return tuple(tok(text, add_special_tokens=False)["input_ids"])
 
@@ -243,7 +249,17 @@ def make_vocab(tok: Any, words: list[str], prose: list[str]) -> Vocab:
         reveal_suffix=ids("."),
         answer_open=ids(after_user),
         answer_close=(tok.eos_token_id,),
+        answer_cues=tuple(ids("\n\n" + line) for line in teacher_closing_lines()) if cues else (),
     )
+
+
+def teacher_closing_lines() -> list[str]:
+    """The last line of each teacher prompt the learners build (SDPO's, RESD's)."""
+    prompts = (
+        sdpo_teacher_task("x", feedback="y"),
+        resd_teacher_task("x", previous_trial="y", feedback="z"),
+    )
+    return list(dict.fromkeys(p.rsplit("\n", 1)[-1] for p in prompts))
 
 
 class Mixer:
@@ -340,7 +356,7 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
     # filler text for synthetic sequences, with no reveal that could compete with the needle
     plain = ["\n".join(x for x in t.splitlines() if REVEAL_PREFIX not in x) for t in texts[:4000]]
     filler = [tok(t, add_special_tokens=False)["input_ids"] for t in plain]
-    vocab = make_vocab(tok, words, prose)
+    vocab = make_vocab(tok, words, prose, cues=cfg.needle_cues)
     lengths = [len(ids) for rows in real.values() for ids, _ in rows]
     log(
         f"corpus: {len(examples)} examples {kinds}, {sum(lengths)} tokens, longest "

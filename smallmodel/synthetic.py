@@ -50,6 +50,11 @@ class Vocab:
     reveal_suffix: tuple[int, ...]  # "."
     answer_open: tuple[int, ...]  # end of the user turn + "<|im_start|>assistant\n"
     answer_close: tuple[int, ...]  # "<|im_end|>" (the end-of-turn id)
+    # the closing lines of the teacher prompts ("\n\nCorrectly solve the original question."):
+    # a needle's answer follows one of them, so the copy is tied to a teacher's request and
+    # not to any text that holds a reveal (a reflection prompt holds one too, and must be
+    # answered with JSON)
+    answer_cues: tuple[tuple[int, ...], ...] = ()
 
 
 def _span(rng: np.random.Generator, vocab: Vocab, n: int) -> list[int]:
@@ -137,7 +142,8 @@ def needle_sequence(
     texts: Sequence[Sequence[int]],
     max_len: int,
 ) -> tuple[list[int], list[int]]:
-    """Blocks ``filler, The word was [word]., filler, <assistant> [word] <end>`` while they fit;
+    """Blocks ``filler, The word was [word]., filler, [cue,] <assistant> [word] <end>`` while
+    they fit;
     the reveal sits at a uniformly random depth of its block."""
     ids: list[int] = []
     targets: list[bool] = []
@@ -146,12 +152,16 @@ def needle_sequence(
         k = int(rng.integers(len(vocab.answers)))
         reveal = [*vocab.reveal_prefix, vocab.answers[k], *vocab.reveal_suffix]
         answer = [vocab.answers[k], *vocab.answer_close]
-        fill = max(0, budget - len(reveal) - len(answer) - len(vocab.answer_open))
+        cue: list[int] = []
+        if vocab.answer_cues:
+            cue = list(vocab.answer_cues[int(rng.integers(len(vocab.answer_cues)))])
+        fill = max(0, budget - len(reveal) - len(answer) - len(cue) - len(vocab.answer_open))
         before = int(rng.integers(fill + 1))
         block = (
             _filler(rng, texts, before)
             + reveal
             + _filler(rng, texts, fill - before)
+            + cue
             + list(vocab.answer_open)
         )
         if len(ids) + len(block) + len(answer) > max_len:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,18 @@ def test_sequences_are_deterministic_in_the_generator():
         lambda r: needle_sequence(r, VOCAB, TEXTS, 256),
     ):
         assert make(np.random.default_rng(3)) == make(np.random.default_rng(3))
+
+
+def test_needle_answers_follow_a_teacher_cue_when_the_vocab_has_cues():
+    cues = ((8, 9), (11,))
+    vocab = dataclasses.replace(VOCAB, answer_cues=cues)
+    ids, labels = needle_sequence(np.random.default_rng(0), vocab, TEXTS, 400)
+    answers = [i for i in check_alignment(ids, labels, 400) if ids[i + 1] in ANSWERS]
+    assert answers
+    seen = set()
+    for i in answers:
+        opener = len(VOCAB.answer_open)
+        before = tuple(ids[i + 1 - opener - 2 : i + 1 - opener])
+        cue = next(c for c in cues if before[-len(c) :] == c)
+        seen.add(cue)
+    assert seen == set(cues)

@@ -29,6 +29,7 @@ from leaderboard.table import (
     DEFAULT_THRESHOLD,
     Row,
     build_rows,
+    column_headers,
     fmt_count,
     fmt_estimate,
     fmt_reach,
@@ -161,20 +162,7 @@ def write_page(path: str | Path, text: str) -> Path:
 
 def leaderboard_rows_html(rows: Sequence[Row], threshold: float) -> str:
     """The leaderboard table with the plain table's columns; numbers sort by value."""
-    ci = f"{CONFIDENCE_DEFAULT:.0%} CI"
-    headers = [
-        "env",
-        "model",
-        "learner",
-        "seeds",
-        f"AUC [{ci}]",
-        f"samples to {threshold:g}",
-        f"final success [{ci}]",
-        "tokens",
-        "wall",
-        "budget",
-        "preset",
-    ]
+    headers = column_headers(threshold)
     body = [
         [
             Cell(r.env),

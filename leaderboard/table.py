@@ -161,12 +161,10 @@ def fmt_reach(row: Row) -> str:
     return f"{row.reach_median:.0f} ({row.reached}/{row.seeds})"
 
 
-def render(rows: Sequence[Row], fmt: str = "plain", threshold: float = DEFAULT_THRESHOLD) -> str:
-    """The rows as a plain / github / html table."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+def column_headers(threshold: float) -> list[str]:
+    """The leaderboard's columns, the same in every format (plain, github, html, the page)."""
     ci = f"{CONFIDENCE_DEFAULT:.0%} CI"
-    headers = [
+    return [
         "env",
         "model",
         "learner",
@@ -179,6 +177,13 @@ def render(rows: Sequence[Row], fmt: str = "plain", threshold: float = DEFAULT_T
         "budget",
         "preset",
     ]
+
+
+def render(rows: Sequence[Row], fmt: str = "plain", threshold: float = DEFAULT_THRESHOLD) -> str:
+    """The rows as a plain / github / html table."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    headers = column_headers(threshold)
     body = [
         [
             cell(r.env, fmt),

@@ -19,33 +19,10 @@ import pytest
 from benchmarks import run as runner
 from benchmarks import trackers
 from rundir import EVALS, UPDATES, read_config, read_log
+from tests.benchmarks.test_run import FAST as RUN_FAST
 
 ROOT = Path(__file__).resolve().parents[2]
-FAST = [
-    "--env",
-    "secret",
-    "--learner",
-    "sd",
-    "--set",
-    "rollouts=2",
-    "--set",
-    "micro_batch=8",
-    "--budget",
-    "32",
-    "--batch-tasks",
-    "4",
-    "--inner-steps",
-    "2",
-    "--eval-every",
-    "16",
-    "--eval-tasks",
-    "4",
-    "--eval-k",
-    "2",
-    "--seed",
-    "3",
-    "--no-leaderboard",
-]
+FAST = [*RUN_FAST, "--no-leaderboard"]  # the runner tests' small run
 HAS_TB = importlib.util.find_spec("tensorboard") is not None
 HAS_WANDB = importlib.util.find_spec("wandb") is not None
 needs_tb = pytest.mark.skipif(

@@ -13,7 +13,12 @@ and the sweep goes on. Runs land in ``OUT/<label>/seed<N>-<config key>``: a fini
 the same configuration is reused (and said so), a changed configuration (another budget,
 preset, model) runs again. Finished runs go to the leaderboard ``--db`` only (default
 ``$RESD_LEADERBOARD`` or runs/leaderboard.sqlite), labelled with their settings; then
-``OUT/compare.png`` is drawn and the table for the env printed.
+``OUT/compare.png`` is drawn and the table for the env printed. A run interrupted in an earlier
+sweep (its directory has a config.json but no summary) is resumed where it stopped.
+
+``--backend ray`` runs each (spec, seed) as a Ray task instead (``benchmarks.ray_sweep``),
+``--cpus-per-run`` and ``--gpus-per-run`` declared, on a local Ray started for the sweep or
+the cluster at ``--address``; this process stays the only writer of the leaderboard.
 """
 
 from __future__ import annotations
@@ -22,14 +27,16 @@ import argparse
 import re
 import sys
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchmarks.config import RunConfig, parse_value, resolve
+from benchmarks.progress import Progress
 from leaderboard.store import ENV_VAR, RunRejected, Store, StoreError
 from leaderboard.table import DEFAULT_THRESHOLD, FORMATS, table_text
-from rundir import RunDirError, read_run
+from rundir import CONFIG, RunDirError, read_run
 from rundir.hints import command
 
 # compare sets these itself for every run; passing them after `--` would contradict it.
@@ -89,6 +96,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     )
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD)
     p.add_argument("--format", choices=list(FORMATS), default="plain")
+    p.add_argument(
+        "--backend",
+        choices=("sequential", "ray"),
+        default="sequential",
+        help="sequential: one run after another in this process; ray: each run a Ray task",
+    )
+    p.add_argument(
+        "--address",
+        help="ray: the cluster to use (e.g. ray://head:10001 or auto); default a local Ray "
+        "started for the sweep",
+    )
+    p.add_argument("--cpus-per-run", type=float, default=1.0, help="ray: CPUs each run holds")
+    p.add_argument("--gpus-per-run", type=float, default=0.0, help="ray: GPUs each run holds")
     args = p.parse_args(argv)
     try:
         args.specs = [parse_spec(s) for s in args.learners]
@@ -104,6 +124,19 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
         p.error(f"{', '.join(owned)} after '--' is set by compare itself")
     if not 0.0 <= args.threshold <= 1.0:
         p.error(f"--threshold must be in [0, 1], got {args.threshold}")
+    ray_only = [
+        f
+        for f, given in (
+            ("--address", args.address is not None),
+            ("--cpus-per-run", args.cpus_per_run != 1.0),
+            ("--gpus-per-run", args.gpus_per_run != 0.0),
+        )
+        if given
+    ]
+    if ray_only and args.backend != "ray":
+        p.error(f"{', '.join(ray_only)} needs --backend ray")
+    if args.cpus_per_run < 0 or args.gpus_per_run < 0:
+        p.error("--cpus-per-run and --gpus-per-run must be >= 0")
     args.out = args.out or Path("runs/compare") / args.env
     return args, extra
 
@@ -147,10 +180,56 @@ def sweep_one(
     if finished_key(run_dir) == key:
         print(f"{say}: reused {run_dir} (same configuration, key {key[:8]})", file=sys.stderr)
         return run_dir
+    if (run_dir / CONFIG).is_file():  # started by an earlier sweep and interrupted
+        print(f"{say}: resuming the interrupted run {run_dir}", file=sys.stderr)
+        return runner.resume_run(run_dir, leaderboard=False)
     older = [d for d in sorted(run_dir.parent.glob(f"seed{seed}-*")) if d != run_dir]
     changed = f" (the configuration changed since {older[-1]})" if older else ""
     print(f"{say} -> {run_dir}{changed}", file=sys.stderr)
     return runner.run_config(config, run_dir, leaderboard=False)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one (spec, seed) of a sweep ended: its finished directory, or the error in one line."""
+
+    spec: LearnerSpec
+    seed: int
+    run_dir: Path | None = None
+    error: str | None = None
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """Problems reported in one line (the others with their traceback)."""
+    from benchmarks import run as runner
+
+    return runner.user_errors() + (runner.RunError, RunDirError)
+
+
+def sequential(
+    args: argparse.Namespace, run_args: argparse.Namespace, jobs: list[tuple[LearnerSpec, int]]
+) -> Iterator[Outcome]:
+    """Each (spec, seed) in this process, one after another."""
+    for spec, seed in jobs:
+        try:
+            yield Outcome(spec, seed, run_dir=sweep_one(args, run_args, spec, seed))
+        except expected_errors() as err:
+            yield Outcome(spec, seed, error=str(err))
+        except Exception:  # one crashed run must not lose the others of a sweep
+            traceback.print_exc()
+            yield Outcome(spec, seed, error="crashed (traceback above)")
+
+
+def ray_backend(
+    args: argparse.Namespace, run_args: argparse.Namespace, jobs: list[tuple[LearnerSpec, int]]
+) -> Iterator[Outcome]:
+    """Each (spec, seed) as a Ray task (``benchmarks.ray_sweep``), as the runs end."""
+    from benchmarks.ray_sweep import ray_outcomes
+
+    for spec, seed, run_dir, error in ray_outcomes(
+        args, run_args, jobs, sweep_one, expected_errors()
+    ):
+        yield Outcome(spec, seed, run_dir, error)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,21 +246,16 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    expected = runner.user_errors() + (runner.RunError, RunDirError, RunRejected, StoreError)
+    jobs = [(spec, seed) for spec in args.specs for seed in args.seeds]
+    outcomes = ray_backend if args.backend == "ray" else sequential
+    bar = Progress(len(jobs), 0, "compare", every=0, unit="runs", rates=False)
     with store:
-        for spec in args.specs:
-            for seed in args.seeds:
-                try:
-                    run_dir = sweep_one(args, run_args, spec, seed)
-                    store.add_run(run_dir, label=spec.label)
-                    groups.setdefault(spec.label, []).append(str(run_dir))
-                except expected as err:
-                    failed += 1
-                    print(f"error: {spec.label} seed {seed}: {err}; going on", file=sys.stderr)
-                except Exception:  # one crashed run must not lose the others of a sweep
-                    failed += 1
-                    traceback.print_exc()
-                    print(f"error: {spec.label} seed {seed} crashed; going on", file=sys.stderr)
+        try:
+            for outcome in outcomes(args, run_args, jobs):
+                failed += not record(store, outcome, groups, bar)
+                bar.update(1)
+        finally:
+            bar.close()
         if groups:
             from benchmarks.plots import plot_comparison
 
@@ -193,6 +267,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: no comparison plot: {err}", file=sys.stderr)
         print(table_text(store, env=args.env, threshold=args.threshold, fmt=args.format))
     return 1 if failed else 0
+
+
+def record(store: Store, outcome: Outcome, groups: dict[str, list[str]], bar: Progress) -> bool:
+    """Add a finished run to the leaderboard (this process is its only writer) and say how the
+    run ended, in one line; False when it failed."""
+    label, seed = outcome.spec.label, outcome.seed
+    if outcome.run_dir is not None:
+        try:
+            store.add_run(outcome.run_dir, label=label)
+        except (RunDirError, RunRejected, StoreError) as err:
+            outcome = Outcome(outcome.spec, seed, error=str(err))
+    if outcome.error is not None:
+        print(f"error: {label} seed {seed}: {outcome.error}; going on", file=sys.stderr)
+        return False
+    groups.setdefault(label, []).append(str(outcome.run_dir))
+    bar.write(f"[compare] finished {label} seed {seed}: {outcome.run_dir}", sys.stderr)
+    return True
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ success, tokens/s and the time left at the rate so far, and, while a long step r
 doing (``phase``, set by the runner). A background timer writes the lines between steps, so a
 step of minutes is never silent.
 Result lines (evaluations) go to stdout through ``write`` either way; progress to stderr.
+A sweep counts runs instead of samples (``unit="runs", rates=False``): the same bar or lines,
+without the training rates.
 """
 
 from __future__ import annotations
@@ -39,10 +41,13 @@ class Progress:
         stream: IO[str] | None = None,
         every: float = 5.0,
         live: bool | None = None,
+        unit: str = "samples",
+        rates: bool = True,
     ) -> None:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty() if live is None else live
         self.total, self.done, self.desc, self.every = total, initial, desc, every
+        self.unit, self.rates = unit, rates  # rates: train success and tokens/s in each line
         self.start_done, self.t0 = initial, time.perf_counter()
         self.last_line = self.t0
         self.success, self.tokens_per_second, self.phase = 0.0, 0.0, "starting"
@@ -55,20 +60,24 @@ class Progress:
             self.bar = tqdm(
                 total=total,
                 initial=initial,
-                unit="ep",
+                unit="ep" if rates else unit,
                 desc=desc,
                 dynamic_ncols=True,
                 file=self.stream,
             )
 
-    def update(self, samples: int, success: float, tokens_per_second: float) -> None:
-        """``samples`` more were drawn by a step whose train success was ``success``."""
+    def update(self, samples: int, success: float = 0.0, tokens_per_second: float = 0.0) -> None:
+        """``samples`` more were drawn by a step whose train success was ``success`` (a sweep:
+        ``samples`` more runs ended)."""
         with self.lock:
             self.done += samples
             self.success, self.tokens_per_second = success, tokens_per_second
         if self.bar is not None:
             self.bar.update(samples)
-            self.bar.set_postfix(train_success=f"{success:.2f}", tok_s=f"{tokens_per_second:.0f}")
+            if self.rates:
+                self.bar.set_postfix(
+                    train_success=f"{success:.2f}", tok_s=f"{tokens_per_second:.0f}"
+                )
             return
         if time.perf_counter() - self.last_line >= self.every or self.done >= self.total:
             self._print_line()
@@ -90,18 +99,22 @@ class Progress:
         rate = (self.done - self.start_done) / elapsed if elapsed > 0 else 0.0
         left = (self.total - self.done) / rate if rate > 0 else None
         eta = "?" if left is None else duration(left)
+        rates = (
+            f"train success {success:.2f}, {tokens_per_second:.0f} tok/s, " if self.rates else ""
+        )
         return (
-            f"[{self.desc}] {self.done}/{self.total} samples "
-            f"({100 * self.done / max(self.total, 1):.0f}%), train success {success:.2f}, "
-            f"{tokens_per_second:.0f} tok/s, elapsed {duration(elapsed)}, ETA {eta}"
+            f"[{self.desc}] {self.done}/{self.total} {self.unit} "
+            f"({100 * self.done / max(self.total, 1):.0f}%), {rates}"
+            f"elapsed {duration(elapsed)}, ETA {eta}"
         )
 
-    def write(self, text: str) -> None:
-        """A result line (an evaluation): on stdout, above the bar when there is one."""
+    def write(self, text: str, stream: IO[str] | None = None) -> None:
+        """A result line (an evaluation): on stdout, or ``stream``, above the bar if any."""
+        stream = stream or sys.stdout
         if self.bar is not None:
-            self.bar.write(text, file=sys.stdout)
+            self.bar.write(text, file=stream)
         else:
-            print(text, file=sys.stdout, flush=True)
+            print(text, file=stream, flush=True)
 
     def close(self) -> None:
         self.stopped.set()

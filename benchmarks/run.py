@@ -699,6 +699,15 @@ def run_config(config: RunConfig, out: Path | None = None, leaderboard: bool = T
     return run.dir.path
 
 
+def resume_run(path: Path, leaderboard: bool = True) -> Path:
+    """``run_config``'s sibling: resume the interrupted run in ``path`` and see it through."""
+    run = resume(path, parse_args(["--resume", str(path)]))
+    print(f"resuming {path} at {run.samples} samples")
+    summary = complete(run)
+    finish(run.dir.path, summary, add_to_leaderboard=leaderboard)
+    return run.dir.path
+
+
 def run_command(argv: list[str] | None) -> Path:
     args = parse_args(argv)
     try:

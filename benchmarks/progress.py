@@ -43,9 +43,11 @@ class Progress:
         live: bool | None = None,
         unit: str = "samples",
         rates: bool = True,
+        quiet: bool = False,
     ) -> None:
+        self.quiet = quiet  # counts, says nothing (the other ranks of a data-parallel run)
         self.stream = stream or sys.stderr
-        self.live = self.stream.isatty() if live is None else live
+        self.live = not quiet and (self.stream.isatty() if live is None else live)
         self.total, self.done, self.desc, self.every = total, initial, desc, every
         self.unit, self.rates = unit, rates  # rates: train success and tokens/s in each line
         self.start_done, self.t0 = initial, time.perf_counter()
@@ -54,7 +56,7 @@ class Progress:
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.bar: Any = None
-        if not self.live and every > 0:  # (every=0: a line at each step, no timer)
+        if not self.live and every > 0 and not quiet:  # (every=0: a line at each step, no timer)
             threading.Thread(target=self._heartbeat, daemon=True).start()
         if self.live:
             self.bar = tqdm(
@@ -78,6 +80,8 @@ class Progress:
                 self.bar.set_postfix(
                     train_success=f"{success:.2f}", tok_s=f"{tokens_per_second:.0f}"
                 )
+            return
+        if self.quiet:
             return
         if time.perf_counter() - self.last_line >= self.every or self.done >= self.total:
             self._print_line()
@@ -111,6 +115,8 @@ class Progress:
     def write(self, text: str, stream: IO[str] | None = None) -> None:
         """A result line (an evaluation): on stdout, or ``stream``, above the bar if any."""
         stream = stream or sys.stdout
+        if self.quiet:
+            return
         if self.bar is not None:
             self.bar.write(text, file=stream)
         else:

@@ -14,6 +14,11 @@ counted twice. Everything is checked before anything is written: a bad setting, 
 learner or model leaves no directory behind. ``--resume`` refuses, in one line, a checkpoint
 that is missing, unreadable or disagrees with the logs, and options that contradict the run's
 config.json; a second process on the same directory is refused by its lock.
+
+Data parallel: ``torchrun --nproc-per-node N -m benchmarks.run ...`` starts N processes that
+share each batch (``learners.data_parallel``): each plays its share of the batch's tasks, all
+take the same learner step on the whole batch (each backpropagates its share, gradients are
+summed), and rank 0 alone evaluates, reflects and writes the run directory.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from benchmarks.trackers import (
 )
 from envs.sandbox import isolation_level
 from envs.splits import sample_seed, train_task_seed
+from learners import data_parallel
 from learners.trajectory import Episode
 from rundir import (
     CHECKPOINT,
@@ -334,6 +340,10 @@ class Run:
             raise RunError(
                 f"{where} does not fit this run's learner and model ({first_line(err)})"
             ) from None
+        self.set_counters(c)
+        self.dir.rewind(checkpoint)
+
+    def set_counters(self, c: dict[str, Any]) -> None:
         self.samples, self.step, self.batch, self.inner = (
             c["samples"],
             c["step"],
@@ -344,7 +354,6 @@ class Run:
         self.tokens = defaultdict(int, c["tokens"])
         self.phases = defaultdict(float, c["phases"])
         self.wall_before = c["wall"]
-        self.dir.rewind(checkpoint)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t_start
@@ -352,20 +361,24 @@ class Run:
     # -- the loop ------------------------------------------------------------------------------
     def train(self) -> None:
         cfg = self.config
+        main = data_parallel.is_main()  # data parallel: the other ranks keep no records
         self.t_start = time.perf_counter()
-        bar = Progress(cfg.budget, self.samples, f"{cfg.env}/{cfg.learner}")
+        bar = Progress(cfg.budget, self.samples, f"{cfg.env}/{cfg.learner}", quiet=not main)
         try:
             while True:
                 final = self.samples >= cfg.budget
                 if self.samples >= self.next_eval or (final and self.last_eval != self.samples):
-                    self.evaluate(bar)
+                    if main:
+                        self.evaluate(bar)
                     while self.next_eval <= self.samples:
                         self.next_eval += cfg.eval_every
-                    self.checkpoint()
+                    if main:
+                        self.checkpoint()
                 if final:
                     break
                 first = self.batch * cfg.batch_tasks
-                seeds = [train_task_seed(cfg.seed, first + i) for i in range(cfg.batch_tasks)]
+                mine = data_parallel.shard(cfg.batch_tasks)  # this rank's tasks of the batch
+                seeds = [train_task_seed(cfg.seed, first + i) for i in mine]
                 from learners.rollout import play_groups
 
                 bar.phase = "generating"
@@ -375,10 +388,14 @@ class Run:
                     seeds,
                     self.learner.rollouts_per_task,
                     self.sampling,
-                    sample_seed=sample_seed(cfg.seed, self.step),
+                    sample_seed=sample_seed(cfg.seed, self.step, shard=data_parallel.rank()),
                     context=self.learner.student_context(),
-                    first_group_id=self.batch * cfg.batch_tasks,
+                    first_group_id=first + mine.start,
                 )
+                t0 = time.perf_counter()
+                groups, stats = gather_rollouts(groups, stats)
+                if data_parallel.active():  # waiting for the slowest rank, and the exchange
+                    self.phases["sync"] += time.perf_counter() - t0
                 self.phases["generate"] += stats.generate_seconds
                 self.phases["env"] += stats.env_seconds
                 self.tokens["policy"] += stats.generated_tokens
@@ -391,7 +408,8 @@ class Run:
                 self.phases["learn"] += learn_seconds - sum(result.seconds.values())
                 for source, count in result.tokens.items():
                     self.tokens[source] += count
-                self.log_step(groups, stats, result)
+                if main:
+                    self.log_step(groups, stats, result)
                 self.samples += stats.episodes
                 self.step += 1
                 self.inner += 1
@@ -400,9 +418,19 @@ class Run:
                 rate = self.tokens["policy"] / max(self.phases["generate"], 1e-9)
                 success = sum(ep.success for g in groups for ep in g) / max(stats.episodes, 1)
                 bar.update(stats.episodes, success, rate)
-                self.checkpoint()
+                if main:
+                    self.checkpoint()
         finally:
             bar.close()
+
+    def start_state(self) -> dict[str, Any]:
+        """What the other ranks of a data-parallel run take from rank 0 before the first step
+        (a resumed run's counters and learner included): the checkpoint's content."""
+        return {
+            "config": self.config,
+            "counters": self.counters(),
+            "learner": self.learner.state_dict(),
+        }
 
     def log_step(self, groups: list, stats: Any, result: learners.StepResult) -> None:
         t0 = time.perf_counter()
@@ -465,6 +493,24 @@ class Run:
             wall_seconds=wall,
             phases=phases,
         )
+
+
+def gather_rollouts(groups: list, stats: Any) -> tuple[list, Any]:
+    """Data parallel: every rank's groups, in task order (rank order), and their stats (counts
+    summed, seconds the slowest rank's); unchanged in one process."""
+    shares = data_parallel.all_gather_objects((groups, stats))
+    if len(shares) == 1:
+        return groups, stats
+    merged = dataclasses.replace(
+        stats,
+        **{
+            f.name: (max if f.name.endswith("seconds") else sum)(
+                getattr(s, f.name) for _, s in shares
+            )
+            for f in dataclasses.fields(stats)
+        },
+    )
+    return [g for share, _ in shares for g in share], merged
 
 
 def episode_record(ep: Episode, sample: int, step: int) -> EpisodeRecord:
@@ -669,8 +715,9 @@ def show_one_line(message: Warning | str, *_: Any, **__: Any) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> Path:
-    """Run (or resume) one training run; returns its directory."""
+def main(argv: list[str] | None = None) -> Path | None:
+    """Run (or resume) one training run; returns its directory (None on the ranks other than 0
+    of a data-parallel run)."""
     with warnings.catch_warnings():  # restores the caller's warning display afterwards
         warnings.showwarning = show_one_line
         return run_command(argv)
@@ -708,8 +755,20 @@ def resume_run(path: Path, leaderboard: bool = True) -> Path:
     return run.dir.path
 
 
-def run_command(argv: list[str] | None) -> Path:
+def follow() -> None:
+    """A rank other than 0 of a data-parallel run: rank 0's configuration and state (a resumed
+    run's too), then the same loop on its share of each batch, with no directory of its own."""
+    state = data_parallel.from_main(lambda: None)
+    run = Run(state["config"])
+    run.learner.load_state_dict(state["learner"])
+    run.set_counters(state["counters"])
+    run.train()
+
+
+def run_command(argv: list[str] | None) -> Path | None:
     args = parse_args(argv)
+    if data_parallel.init_from_env() and not data_parallel.is_main():
+        return follow()  # (if rank 0 stops on an error, torchrun stops this rank too)
     try:
         require(args.logger or ())  # a missing tracker package: one line, before torch
         if args.resume:
@@ -728,6 +787,8 @@ def run_command(argv: list[str] | None) -> Path:
     except TrackerError as error:
         run.dir.close()
         sys.exit(f"error: {error}; resume with {command('benchmarks.run')} --resume {path}")
+    if data_parallel.active():
+        data_parallel.from_main(run.start_state)
     try:
         summary = complete(run)
     except KeyboardInterrupt:

@@ -84,13 +84,16 @@ def eval_task_seed(index: int) -> int:
     return _EVAL_BIT | index
 
 
-def sample_seed(run_seed: int, step: int, purpose: str = "train") -> int:
-    """Seed of the sampler for one rollout call (``purpose`` "train" or "eval").
+def sample_seed(run_seed: int, step: int, purpose: str = "train", shard: int = 0) -> int:
+    """Seed of the sampler for one rollout call (``purpose`` "train" or "eval"); ``shard``: the
+    process's rank when several share a batch (rank 0's seed is the one-process seed).
 
     Below 2**51, so the rollout's per-turn seed ``sample_seed * 1000 + turn`` fits in 63 bits.
     """
     _check_run_seed(run_seed)
     if not 0 <= step < 2**24:
         raise SplitError(f"step {step} is out of range for a sampling seed")
+    if not 0 <= shard < 2**6:
+        raise SplitError(f"shard {shard} is out of range for a sampling seed: at most 64")
     base = {"train": 0, "eval": 1}[purpose]
-    return (base << 50) | (run_seed << 24) | step
+    return (base << 50) | (shard << 44) | (run_seed << 24) | step

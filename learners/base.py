@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 
 from chat import Conversation
+from learners import data_parallel
 from learners.registry import (  # re-exported: the registry is light, this module is not
     ConfigError,
     build_config,  # noqa: F401
@@ -111,9 +112,12 @@ def micro_batches(items: list[tuple[Sample, Any]], size: int) -> Iterator[list[A
 
     Kept whole, an episode's turns are scored as one row (``Policy.score`` nests each turn in
     the episode's last context); an episode longer than ``size`` is a micro-batch of its own.
+    Under data parallelism (``learners.data_parallel``) only this rank's share of the episodes:
+    the ranks' gradients are summed in ``Learner._optimizer_step``.
     """
     batch: list[Any] = []
-    for start, end in episode_spans(items):
+    spans = episode_spans(items)
+    for start, end in (spans[i] for i in data_parallel.shard(len(spans))):
         if batch and len(batch) + (end - start) > size:
             yield batch
             batch = []
@@ -242,7 +246,9 @@ class Learner(ABC):
         """One optimiser step on freshly drawn groups."""
 
     def _optimizer_step(self) -> float:
-        """Clip, step, schedule; returns the gradient norm before clipping."""
+        """Sum the ranks' gradients (data parallelism; nothing in one process), clip, step,
+        schedule; returns the gradient norm before clipping."""
+        data_parallel.sum_gradients(self.policy.trainable_parameters())
         params = [p for p in self.policy.trainable_parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip or float("inf"))
         self.optimizer.step()

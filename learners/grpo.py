@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from learners import losses
+from learners import data_parallel, losses
 from learners.base import (
     Learner,
     OptimConfig,
@@ -112,6 +112,7 @@ class GRPO(Learner):
                 tokens += logp.numel()
             loss.backward()
             total += float(loss.detach())
+        total, clip_fraction, tokens = data_parallel.sum_across([total, clip_fraction, tokens])
         metrics.update(
             loss=total,
             grad_norm=self._optimizer_step(),

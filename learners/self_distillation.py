@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from learners import losses
+from learners import data_parallel, losses
 from learners.base import (
     ConfigError,
     Learner,
@@ -161,7 +161,12 @@ class SelfDistillation(Learner):
             for ep in episodes
         ]
         t0 = time.perf_counter()
-        report = self.reflection.update(self.steps, attempts)
+        # once, on rank 0 under data parallelism; the other ranks take its playbook and report
+        report, state = data_parallel.from_main(
+            lambda: (self.reflection.update(self.steps, attempts), self.reflection.state_dict())
+        )
+        if not data_parallel.is_main():
+            self.reflection.load_state_dict(state)
         texts = {
             id(ep): r.as_text()
             for ep, r in zip(episodes, report.reflections, strict=True)
@@ -236,6 +241,7 @@ class SelfDistillation(Learner):
             loss, n = self._distillation_loss(weighted, contexts)
             loss.backward()
             total, tokens = total + float(loss.detach()), tokens + n
+        total, tokens = data_parallel.sum_across([total, tokens])
         metrics.update(
             loss=total, grad_norm=self._optimizer_step(), loss_tokens=float(tokens), skipped=0.0
         )

@@ -38,6 +38,10 @@ class RunConfig:
     model: str = "tiny-random"
     model_options: dict[str, Any] = field(default_factory=dict)  # Policy.load's keywords
     engine: str = "hf"  # what samples from the model: a registered engine (hf, vllm, ...)
+    # vLLM past one GPU (engine vllm only; how a run is executed, so not in its config key):
+    # GPUs one model is split over, and the share of each GPU's memory vLLM may take
+    tensor_parallel_size: int | None = None
+    gpu_memory_fraction: float | None = None
     seed: int = 0
     budget: int = 512  # training rollouts (episodes): the x-axis of every curve
     batch_tasks: int = 32  # tasks per batch (each drawn rollouts_per_task times)
@@ -95,6 +99,32 @@ class RunConfig:
             raise RunConfigError(
                 "model_options.engine is not a model option: set engine (--engine) instead"
             )
+        tp, memory = self.tensor_parallel_size, self.gpu_memory_fraction
+        if tp is not None and (not isinstance(tp, int) or isinstance(tp, bool) or tp < 1):
+            raise RunConfigError(
+                f"tensor_parallel_size={tp!r} is invalid: expected an integer >= 1"
+            )
+        if memory is not None and (not isinstance(memory, int | float) or not 0 < memory <= 1):
+            raise RunConfigError(
+                f"gpu_memory_fraction={memory!r} is invalid: expected a number in (0, 1]"
+            )
+        if (tp is not None or memory is not None) and self.engine != "vllm":
+            raise RunConfigError(
+                "tensor_parallel_size and gpu_memory_fraction are vLLM settings: add --engine vllm"
+            )
+
+    def policy_options(self) -> dict[str, Any]:
+        """``Policy.load``'s keywords: ``model_options``, with the vLLM settings given here in
+        its ``engine_options`` (vLLM's own names: tensor_parallel_size, gpu_memory_utilization)."""
+        vllm = {
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "gpu_memory_utilization": self.gpu_memory_fraction,
+        }
+        vllm = {k: v for k, v in vllm.items() if v is not None}
+        if not vllm:
+            return dict(self.model_options)
+        engine_options = {**self.model_options.get("engine_options", {}), **vllm}
+        return {**self.model_options, "engine_options": engine_options}
 
     def new_tokens(self) -> int:
         """The completion cap per turn: ``max_new_tokens`` if given, else what the

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import platform
 import subprocess
 import sys
@@ -52,7 +53,6 @@ from benchmarks.trackers import (
 )
 from envs.sandbox import isolation_level
 from envs.splits import sample_seed, train_task_seed
-from learners import data_parallel
 from learners.trajectory import Episode
 from rundir import (
     CHECKPOINT,
@@ -136,6 +136,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="what samples from the model: a registered engine, such as hf or vllm "
         f"(default {RunConfig.engine})",
     )
+    p.add_argument(
+        "--tensor-parallel-size",
+        type=int,
+        help="engine vllm: GPUs the sampling copy of the model is split over (vLLM's "
+        "tensor_parallel_size)",
+    )
+    p.add_argument(
+        "--gpu-memory-fraction",
+        type=float,
+        help="engine vllm: share of each GPU's memory vLLM may take for weights and KV cache "
+        "(vLLM's gpu_memory_utilization; default 0.35, leaving the rest to training)",
+    )
     p.add_argument("--budget", type=int, help="training rollouts (episodes) to draw in total")
     p.add_argument("--batch-tasks", type=int, help="tasks per batch")
     p.add_argument(
@@ -182,6 +194,8 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "learner": args.learner,
         "model": args.model,
         "engine": args.engine,
+        "tensor_parallel_size": args.tensor_parallel_size,
+        "gpu_memory_fraction": args.gpu_memory_fraction,
         "budget": args.budget,
         "batch_tasks": args.batch_tasks,
         "inner_steps": args.inner_steps,
@@ -272,7 +286,7 @@ class Run:
         self.learner_config = learners.default_config(config.learner, config.learner_set)
         wants = learners.learner_class(config.learner).reflection_request(self.learner_config)
         with announced(f"loading model {config.model}", MODEL_NOTE):
-            self.policy = Policy.load(config.model, engine=config.engine, **config.model_options)
+            self.policy = Policy.load(config.model, engine=config.engine, **config.policy_options())
         # reflection is a peer of the learner: built here, handed to the learner that asks
         self.reflection = wants and learners.reflection_pipeline(self.policy, wants)
         self.learner = learners.make(
@@ -360,6 +374,8 @@ class Run:
 
     # -- the loop ------------------------------------------------------------------------------
     def train(self) -> None:
+        from learners import data_parallel
+
         cfg = self.config
         main = data_parallel.is_main()  # data parallel: the other ranks keep no records
         self.t_start = time.perf_counter()
@@ -498,6 +514,8 @@ class Run:
 def gather_rollouts(groups: list, stats: Any) -> tuple[list, Any]:
     """Data parallel: every rank's groups, in task order (rank order), and their stats (counts
     summed, seconds the slowest rank's); unchanged in one process."""
+    from learners import data_parallel
+
     shares = data_parallel.all_gather_objects((groups, stats))
     if len(shares) == 1:
         return groups, stats
@@ -758,6 +776,8 @@ def resume_run(path: Path, leaderboard: bool = True) -> Path:
 def follow() -> None:
     """A rank other than 0 of a data-parallel run: rank 0's configuration and state (a resumed
     run's too), then the same loop on its share of each batch, with no directory of its own."""
+    from learners import data_parallel
+
     state = data_parallel.from_main(lambda: None)
     run = Run(state["config"])
     run.learner.load_state_dict(state["learner"])
@@ -767,8 +787,13 @@ def follow() -> None:
 
 def run_command(argv: list[str] | None) -> Path | None:
     args = parse_args(argv)
-    if data_parallel.init_from_env() and not data_parallel.is_main():
-        return follow()  # (if rank 0 stops on an error, torchrun stops this rank too)
+    parallel = int(os.environ.get("WORLD_SIZE", "1")) > 1  # started by torchrun with N > 1
+    if parallel:
+        from learners import data_parallel
+
+        data_parallel.init_from_env()
+        if not data_parallel.is_main():
+            return follow()  # (if rank 0 stops on an error, torchrun stops this rank too)
     try:
         require(args.logger or ())  # a missing tracker package: one line, before torch
         if args.resume:
@@ -787,7 +812,7 @@ def run_command(argv: list[str] | None) -> Path | None:
     except TrackerError as error:
         run.dir.close()
         sys.exit(f"error: {error}; resume with {command('benchmarks.run')} --resume {path}")
-    if data_parallel.active():
+    if parallel:
         data_parallel.from_main(run.start_state)
     try:
         summary = complete(run)

@@ -1,9 +1,10 @@
 """A run's identity: a hash of its resolved configuration.
 
 Two runs measure the same thing exactly when their configs agree on everything but the seed
-and provenance (versions, git commit, where the directory lives, torch threads, the sandbox
-level). The runner puts this key in ``config.json`` and its default directory name; compare
-reuses a finished run only under the same key; the leaderboard pools only runs of one key.
+and provenance (versions, git commit, where the directory lives, torch threads, vLLM's tensor
+parallel size and memory share, the sandbox level). The runner puts this key in
+``config.json`` and its default directory name; compare reuses a finished run only under the
+same key; the leaderboard pools only runs of one key.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ NON_RESULT_KEYS = frozenset(
         "run_dir",
         "resume",
         "threads",
+        "tensor_parallel_size",
+        "gpu_memory_fraction",
         "sandbox_isolation",
         "config_key",
     }

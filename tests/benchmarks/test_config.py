@@ -35,3 +35,44 @@ def test_an_environment_that_cannot_run_here_is_a_one_line_error():
     pytest.importorskip("textarena", reason="textarena is not installed (extra: textarena)")
     with pytest.raises(SystemExit, match=r"^error: textarena/TicTacToe-v0 is not a single-pl"):
         runner.main(["--env", "textarena/TicTacToe-v0", "--no-leaderboard"])
+
+
+def test_vllm_past_one_gpu_from_the_command_line_and_presets(tmp_path):
+    args = runner.parse_args(
+        ["--engine", "vllm", "--tensor-parallel-size", "2", "--gpu-memory-fraction", "0.6"]
+    )
+    config = runner.config_from_args(args)
+    assert config.policy_options()["engine_options"] == {
+        "tensor_parallel_size": 2,
+        "gpu_memory_utilization": 0.6,
+    }
+    preset = tmp_path / "gpus.toml"
+    preset.write_text(
+        'engine = "vllm"\ntensor_parallel_size = 4\n'
+        "[model_options.engine_options]\nmax_logprobs = 128\n"
+    )
+    config = resolve(str(preset), {"gpu_memory_fraction": 0.5})
+    assert config.policy_options()["engine_options"] == {
+        "max_logprobs": 128,
+        "tensor_parallel_size": 4,
+        "gpu_memory_utilization": 0.5,
+    }
+    assert resolve(None, {}).policy_options() == {}  # nothing given, nothing passed
+    # how a run is executed, not what it measures: the config key does not change
+    plain = runner.config_record(resolve(None, {"engine": "vllm"}))["config_key"]
+    assert runner.config_record(config)["config_key"] != plain  # (the preset's max_logprobs)
+    split = resolve(None, {"engine": "vllm", "tensor_parallel_size": 8, "gpu_memory_fraction": 0.9})
+    assert runner.config_record(split)["config_key"] == plain
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"tensor_parallel_size": 2}, "are vLLM settings: add --engine vllm"),
+        ({"engine": "vllm", "tensor_parallel_size": 0}, "tensor_parallel_size=0 is invalid"),
+        ({"engine": "vllm", "gpu_memory_fraction": 1.5}, "gpu_memory_fraction=1.5 is invalid"),
+    ],
+)
+def test_vllm_settings_are_checked(overrides, message):
+    with pytest.raises(RunConfigError, match=message):
+        resolve(None, overrides)

@@ -26,6 +26,7 @@ import tempfile
 
 import torch
 
+from learners.models.hf_engine import find_stop
 from learners.models.presets import PresetUnavailable
 from learners.models.scoring import tail_logprob
 from learners.models.types import Completion, SamplingParams, TokenScores
@@ -69,6 +70,19 @@ def vllm_weight_items(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
                 delta = sum(module.get_delta_weight(a) for a in module.active_adapters)
                 items[key] = items[key] + delta.to(items[key].dtype)
     return list(items.items())
+
+
+def cpu_options(model: torch.nn.Module) -> dict:
+    """``vllm.LLM`` settings a CPU needs: whole prompts prefill in one step.
+
+    After a partial (chunked) prefill vLLM rewinds a seeded request's random generator with
+    ``Generator.set_offset``, which only CUDA generators have: on a CPU the first seeded
+    rollout whose prompt is split across steps fails ("CPU Generator does not use offset").
+    Without chunked prefill a step's token budget must hold the longest context.
+    """
+    config = model.config.get_text_config() if hasattr(model.config, "get_text_config") else None
+    longest = getattr(config or model.config, "max_position_embeddings", None) or 8192
+    return {"enable_chunked_prefill": False, "max_num_batched_tokens": max(int(longest), 8192)}
 
 
 class VllmEngine:
@@ -115,6 +129,8 @@ class VllmEngine:
             max_logprobs=max_logprobs,
             enable_prefix_caching=True,
         )
+        if next(model.parameters()).device.type == "cpu":
+            options.update(cpu_options(model))
         options.update(llm_options)
         self.llm = vllm.LLM(**options)
         self.sync_weights(model)  # LoRA or edited weights differ from the folder
@@ -144,12 +160,16 @@ class VllmEngine:
             c = out.outputs[0]
             ids = list(c.token_ids)
             lps = [step[tok].logprob for tok, step in zip(ids, c.logprobs, strict=True)]
-            # vLLM's incremental detokenizer holds back a trailing incomplete UTF-8 character
-            # (a completion cut mid-character by the length cap); the hf engine decodes every
-            # token. Same text as hf: decode here unless a stop string cut it (then vLLM's
-            # text is the text before the stop, as hf's)
-            cut = c.finish_reason == "stop" and isinstance(c.stop_reason, str)
-            text = c.text if cut else self.tokenizer.decode(ids, skip_special_tokens=True)
+            # the text as the hf engine makes it: the tokenizer's decode of every token, cut
+            # before the first stop string. vLLM's own text differs in two cases: its
+            # incremental detokenizer holds back a trailing incomplete UTF-8 character (a
+            # completion cut mid-character by the length cap), and it detokenizes with the
+            # tokenizer class AutoTokenizer picks for the folder, which for a custom
+            # vocabulary is not always the tokenizer the Policy uses
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            cut = find_stop(text, params.stop) if params.stop else -1
+            if cut >= 0:
+                text = text[:cut]
             results.append(
                 Completion(ids, text, lps, "length" if c.finish_reason == "length" else "stop")
             )

@@ -226,6 +226,18 @@ def test_seeds_behave_as_hf(hf, vl):
         assert len({tuple(c.token_ids) for c in group}) > 1
 
 
+@needs_vllm
+def test_seeded_long_prompts_beyond_one_steps_token_budget(hf, vl):
+    """Prompts that do not fit one scheduler step together (8 x ~1,500 tokens): on a CPU vLLM
+    must not split a seeded prompt's prefill (cpu_options), and the samples stay exact."""
+    convs = [[{"role": "user", "content": f"({i}) " + "guess the word; " * 95}] for i in range(8)]
+    assert sum(len(vl.render(c)) for c in convs) > 8192
+    comps = vl.generate(convs, SamplingParams(max_new_tokens=8, seed=13))
+    scores = hf.score([(c, x.token_ids) for c, x in zip(convs, comps, strict=True)])
+    got = [torch.tensor(c.logprobs) for c in comps]
+    assert max_diff(got, [s.token_logprobs for s in scores]) < ATOL
+
+
 def train_toward(policy: Policy, target: list[int], steps: int, lr: float) -> None:
     """Adam steps that raise the log-prob of ``target`` after CONVS[0] (the learners' path:
     score with gradients, backward, step; the engine syncs lazily before it samples)."""

@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -52,6 +53,7 @@ from learners.prompts import resd_teacher_task, sdpo_teacher_task
 from learners.sft import answer_ids
 from smallmodel import probes
 from smallmodel.corpus import CorpusConfig, Example, build_corpus
+from smallmodel.corpus_xbrl import label_evidence
 from smallmodel.synthetic import (
     IGNORE,
     Vocab,
@@ -70,8 +72,8 @@ class Stage:
     max_len: int
     batch_tokens: int
     synthetic: float  # share of sequences that are synthetic
-    # copy, recall, needle: shares among synthetic sequences
-    mix: tuple[float, float, float] = (0.3, 0.2, 0.5)
+    # copy, recall, Wordle needle, tagging needle: shares among synthetic sequences
+    mix: tuple[float, float, float, float] = (0.3, 0.2, 0.5, 0.0)
     # filler of synthetic sequences: "text" (real text, which holds other answer words) or
     # "prose" (random prose words, no answer word: the needle is the only one to copy)
     filler: str = "text"
@@ -95,6 +97,9 @@ class BuildConfig:
     # the answer less often, 48% against 68%: smallmodel/logs/ build g)
     needle_cues: bool = False
     counterfactual: float = 0.3  # share of teacher examples whose revealed word is swapped
+    # tagging needles (``corpus_xbrl.label_evidence``): evidence pieces drawn once, on training
+    # tasks; a build without "xbrl" in its games has none (and no tagging needle share)
+    label_pieces: int = 6000
     # how often each kind of real example is drawn (JSON answers are long and must be whole)
     kind_weights: dict[str, float] = field(
         default_factory=lambda: {
@@ -114,12 +119,17 @@ class BuildConfig:
         # measured to form by step ~250), then it learns which answer word to copy (real-text
         # filler, which holds other answer words), then at growing lengths
         Stage(
-            steps=400, max_len=256, batch_tokens=4096, synthetic=0.9, mix=(0, 0, 1), filler="prose"
+            steps=400,
+            max_len=256,
+            batch_tokens=4096,
+            synthetic=0.9,
+            mix=(0, 0, 0.7, 0.3),
+            filler="prose",
         ),
-        Stage(steps=600, max_len=256, batch_tokens=4096, synthetic=0.7, mix=(0.1, 0.1, 0.8)),
-        Stage(steps=800, max_len=512, batch_tokens=4096, synthetic=0.6, mix=(0.1, 0.1, 0.8)),
-        Stage(steps=600, max_len=1024, batch_tokens=4096, synthetic=0.5, mix=(0.1, 0.1, 0.8)),
-        Stage(steps=300, max_len=1536, batch_tokens=4096, synthetic=0.35, mix=(0.1, 0.1, 0.8)),
+        Stage(steps=600, max_len=256, batch_tokens=4096, synthetic=0.7, mix=(0.1, 0.1, 0.5, 0.3)),
+        Stage(steps=800, max_len=512, batch_tokens=4096, synthetic=0.6, mix=(0.1, 0.1, 0.5, 0.3)),
+        Stage(steps=600, max_len=1024, batch_tokens=4096, synthetic=0.5, mix=(0.1, 0.1, 0.5, 0.3)),
+        Stage(steps=300, max_len=1536, batch_tokens=4096, synthetic=0.35, mix=(0.1, 0.1, 0.5, 0.3)),
     )
     lr: float = 2e-3
     warmup: int = 100
@@ -138,9 +148,10 @@ QUICK = dict(
     layers=2,
     heads=2,
     stages=(
-        Stage(steps=6, max_len=192, batch_tokens=1024, synthetic=0.6),
-        Stage(steps=4, max_len=512, batch_tokens=1024, synthetic=0.3),
+        Stage(steps=6, max_len=192, batch_tokens=1024, synthetic=0.6, mix=(0.3, 0.2, 0.3, 0.2)),
+        Stage(steps=4, max_len=512, batch_tokens=1024, synthetic=0.3, mix=(0.3, 0.2, 0.3, 0.2)),
     ),
+    label_pieces=40,
     warmup=2,
     log_every=5,
     probe_every=5,
@@ -166,6 +177,27 @@ def answer_words(games: tuple[str, ...]) -> list[str]:
         if isinstance(game, Wordle):
             out += word_list(game.length)[: game.pool_size]
     return list(dict.fromkeys(out))
+
+
+def label_pieces(
+    cfg: BuildConfig, tok: Any, rng: np.random.Generator
+) -> list[tuple[list[int], list[int]]]:
+    """Encoded ``(evidence, answer)`` needles of the corpus' tagging games, on training tasks
+    (seeds from the corpus' first seed on; ``reset`` draws from the training split)."""
+    pieces: list[tuple[list[int], list[int]]] = []
+    for name in cfg.corpus.games:
+        env = envs.make(name)
+        if not isinstance(env.unwrapped, XbrlTagging):
+            continue
+        for k in range(cfg.label_pieces):
+            evidence, answer = label_evidence(env, cfg.corpus.first_seed + k, rng)
+            pieces.append(
+                (
+                    tok(evidence, add_special_tokens=False)["input_ids"],
+                    tok(answer, add_special_tokens=False)["input_ids"],
+                )
+            )
+    return pieces
 
 
 def encode(tok: Any, example: Example) -> tuple[list[int], list[int]]:
@@ -272,6 +304,7 @@ class Mixer:
         vocab: Vocab,
         texts: list[list[int]],
         rng: np.random.Generator,
+        pieces: Sequence[tuple[list[int], list[int]]] = (),
     ) -> None:
         # "prose" filler: random prose words, drawn once
         prose = [[int(t) for t in rng.choice(vocab.prose, size=512)] for _ in range(256)]
@@ -280,6 +313,15 @@ class Mixer:
         total = sum(weights[k] for k in self.kinds)
         self.p = [weights[k] / total for k in self.kinds]
         self.real, self.vocab, self.rng = real, vocab, rng
+        self.pieces = list(pieces)
+        self._fitting: dict[int, list[tuple[list[int], list[int]]]] = {}
+
+    def pieces_within(self, max_len: int) -> list[tuple[list[int], list[int]]]:
+        """Tagging needles short enough to leave room for filler (at most half a context)."""
+        if max_len not in self._fitting:
+            fit = [p for p in self.pieces if len(p[0]) + len(p[1]) + 8 <= max_len // 2]
+            self._fitting[max_len] = fit
+        return self._fitting[max_len]
 
     def real_example(self, max_len: int) -> tuple[list[int], list[int]]:
         """A real example; one longer than ``max_len`` keeps its end, where its answer is
@@ -290,13 +332,19 @@ class Mixer:
         return ids[-max_len:], labels[-max_len:]
 
     def synthetic(self, stage: Stage) -> tuple[list[int], list[int]]:
-        kind = int(self.rng.choice(len(stage.mix), p=stage.mix))
+        mix = np.array(stage.mix, dtype=float)
+        if not self.pieces_within(stage.max_len):
+            mix[3] = 0.0  # no tagging game in this build
+        kind = int(self.rng.choice(len(mix), p=mix / mix.sum()))
         texts = self.fillers[stage.filler]
         if kind == 0:
             return copy_sequence(self.rng, self.vocab, texts, stage.max_len)
         if kind == 1:
             return recall_sequence(self.rng, self.vocab, stage.max_len)
-        return needle_sequence(self.rng, self.vocab, texts, stage.max_len)
+        if kind == 2:
+            return needle_sequence(self.rng, self.vocab, texts, stage.max_len)
+        pieces = self.pieces_within(stage.max_len)
+        return needle_sequence(self.rng, self.vocab, texts, stage.max_len, pieces)
 
     def batch(self, stage: Stage) -> list[tuple[list[int], list[int]]]:
         rows: list[tuple[list[int], list[int]]] = []
@@ -365,8 +413,11 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
     model = make_model(cfg, tok)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters")
-    probe_set = probes.ProbeSet.make(tok, vocab, words, filler, seed=cfg.seed + 1)
-    mixer = Mixer(real, cfg.kind_weights, vocab, filler, rng)
+    probe_set = probes.ProbeSet.make(
+        tok, vocab, words, filler, seed=cfg.seed + 1, tagging="xbrl" in cfg.corpus.games
+    )
+    pieces = label_pieces(cfg, tok, rng)
+    mixer = Mixer(real, cfg.kind_weights, vocab, filler, rng, pieces)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay
     )
@@ -403,6 +454,7 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
             if step % cfg.probe_deep_every == 0 or step == total:
                 model.eval()
                 record.update(probes.reveal_probe(model, probe_set))
+                record.update(probes.tagging_probe(model, probe_set))
             if record:
                 record.update(
                     step=step,

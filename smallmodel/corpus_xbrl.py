@@ -158,3 +158,29 @@ def tagging_example(ep: Episode, env: Any, rng: np.random.Generator) -> Example:
 def student_example(ep: Episode) -> Example:
     conv = full_conversation(ep)
     return Example(conv, assistant_indices(conv), "student", "xbrl")
+
+
+def label_evidence(env: Any, seed: int, rng: np.random.Generator) -> tuple[str, str]:
+    """The part of a tagging teacher's context that decides its answer, and that answer: the
+    feedback lines of a random answer (each reveals a gold label, or all of them after a
+    malformed last answer), or the playbook rules of the sentence's cues beside the sentence.
+    Labels replaced at random, as in ``teacher_example``: the answer follows the evidence.
+
+    These are the needles of ``smallmodel.synthetic.needle_sequence`` for this game: dense
+    copy targets in its own wording, which the long real teacher examples give only a few of.
+    """
+    env.reset(seed=seed)
+    game = env.unwrapped
+    names = game.label_set.names
+    mapping = random_mapping(list(game.gold), names, rng)
+    gold = [mapping[g] for g in game.gold]
+    if rng.random() < 0.65:
+        said = [names[int(i)] for i in rng.integers(len(names), size=len(gold))]
+        if len(said) > 1 and rng.random() < 0.3:
+            said = said[:-1]  # malformed: a number left untagged, so the gold labels follow
+        feedback = env.step(render_answer(said))[0]
+        evidence = relabel(feedback, mapping)
+    else:
+        pb = rule_playbook(env, rng, list(zip(game.cues, gold, strict=True)))
+        evidence = f"Sentence: {game.task.sentence}\n{pb.render()}"
+    return evidence, render_answer(gold)

@@ -9,6 +9,12 @@
   first answer token is ``[word]``. ``p2_swap``: the same at the longest length with the
   revealed word swapped for another answer word; the answer must follow the swap.
 * P3: the same prompts with the reveal removed (what the student knows): near chance.
+* P4 (``tagging_probe``, builds with the tagging game): held-out tagging tasks (evaluation
+  split) with a teacher context, the gold answer teacher-forced; the share of its label
+  tokens predicted exactly. ``p4_tag_sdpo``: SDPO's feedback of a random answer (which
+  reveals each gold label); ``p4_tag_playbook``: a playbook whose lines state the rules of the
+  sentence's cues (relabelled at random, so only reading them helps); ``p4_tag_student``: the
+  task alone (chance is about 1 in 24).
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ import torch
 import envs
 from envs.splits import eval_task_seed
 from envs.wordle import reveal_line
-from learners.prompts import sdpo_teacher_task
+from envs.xbrl.answers import render_answer
+from learners.prompts import resd_teacher_task, sdpo_teacher_task
+from smallmodel.corpus_xbrl import random_mapping, rule_playbook
 from smallmodel.synthetic import Vocab
 
 LENGTHS = (256, 512, 1024, 1536)
@@ -41,6 +49,8 @@ class ProbeSet:
     copy_near: torch.Tensor  # [rows, 80]
     copy_far: torch.Tensor  # [rows, 80 + filler]
     reveal: dict[str, list[Prompt]]  # "L256_d10" -> prompts; "swap", "student"
+    # "sdpo", "playbook", "student" -> (prompt + answer ids, positions of its label tokens)
+    tagging: dict[str, list[tuple[list[int], list[int]]]] | None = None
 
     @classmethod
     def make(
@@ -51,6 +61,7 @@ class ProbeSet:
         filler: list[list[int]],
         seed: int = 1,
         rows: int = 8,
+        tagging: bool = False,
     ) -> ProbeSet:
         rng = np.random.default_rng(seed)
         near, far = [], []
@@ -62,7 +73,8 @@ class ProbeSet:
                 gap += filler[int(rng.integers(len(filler)))]
             far.append(span + gap[:1000] + list(vocab.separator) + span)
         reveal = _reveal_prompts(tok, words, rng)
-        return cls(torch.tensor(near), torch.tensor(far), reveal)
+        tags = _tagging_prompts(tok, rng) if tagging else None
+        return cls(torch.tensor(near), torch.tensor(far), reveal, tags)
 
 
 def _feedback_lines(rng: np.random.Generator, words: list[str], n_games: int = 12) -> list[str]:
@@ -126,6 +138,51 @@ def _reveal_prompts(tok: Any, words: list[str], rng: np.random.Generator) -> dic
         out.setdefault("swap", []).append(Prompt(ids, answer_id(other)))
         ids = _prompt(tok, task, order, None, 0.5, LENGTHS[-1])
         out.setdefault("student", []).append(Prompt(ids, answer_id(secret)))
+    return out
+
+
+def _tagging_prompts(
+    tok: Any, rng: np.random.Generator, n: int = 16
+) -> dict[str, list[tuple[list[int], list[int]]]]:
+    env = envs.make("xbrl")
+    game = env.unwrapped
+    names = game.label_set.names
+    label_ids = {tok(f" {name}", add_special_tokens=False)["input_ids"][0] for name in names}
+    out: dict[str, list[tuple[list[int], list[int]]]] = {}
+
+    def add(kind: str, content: str, answer: str) -> None:
+        prompt = _chat_ids(tok, content)
+        said = tok(answer, add_special_tokens=False)["input_ids"]
+        ids = prompt + said
+        at = [len(prompt) + j for j, t in enumerate(said) if t in label_ids]
+        out.setdefault(kind, []).append((ids, at))
+
+    for i in range(n):
+        task, _ = env.reset(seed=eval_task_seed(700 + i), options={"split": "eval"})
+        gold = list(game.gold)
+        add("student", task, render_answer(gold))
+        said = [names[int(k)] for k in rng.integers(len(names), size=len(gold))]
+        feedback = env.step(render_answer(said))[0]
+        add("sdpo", sdpo_teacher_task(task, feedback=feedback), render_answer(gold))
+        mapping = random_mapping(gold, names, rng)
+        moved = [mapping[g] for g in gold]
+        pb = rule_playbook(env, rng, list(zip(game.cues, moved, strict=True)))
+        add("playbook", resd_teacher_task(task, playbook=pb.render()), render_answer(moved))
+    return out
+
+
+@torch.no_grad()
+def tagging_probe(model: torch.nn.Module, ps: ProbeSet) -> dict[str, float]:
+    """P4: label tokens of the gold answer predicted exactly (teacher-forced)."""
+    out: dict[str, float] = {}
+    for kind, rows in (ps.tagging or {}).items():
+        hits = total = 0
+        for ids, at in rows:
+            logits = model(input_ids=torch.tensor([ids])).logits[0]
+            pred = logits[[j - 1 for j in at]].argmax(-1)
+            hits += int((pred == torch.tensor([ids[j] for j in at])).sum())
+            total += len(at)
+        out[f"p4_tag_{kind}"] = round(hits / max(total, 1), 3)
     return out
 
 

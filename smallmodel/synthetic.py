@@ -22,7 +22,10 @@ Kinds:
   learned as bigrams instead, which is what a first version of this generator did).
 * ``needle``: blocks of filler text in which one "The word was [word]." sits at a random
   depth, closed by the chat template's assistant turn and the answer ``[word]``: the step a
-  Wordle teacher makes, several times per sequence, each time about the latest reveal. The
+  Wordle teacher makes, several times per sequence, each time about the latest reveal.
+  The same blocks with another game's evidence (``pieces``): the knowledge-tagging
+  teacher's feedback lines that reveal gold labels, or the playbook rules of a sentence's
+  cues, answered ``[1: Label] [2: Label]``. The
   reveal writes the answer exactly as the answer is written (the same token): a reveal in
   another form ("CRANE") asks the model to learn retrieval and translation at once, and in
   four measured builds neither got a useful gradient before the other (smallmodel/logs/).
@@ -141,25 +144,34 @@ def needle_sequence(
     vocab: Vocab,
     texts: Sequence[Sequence[int]],
     max_len: int,
+    pieces: Sequence[tuple[Sequence[int], Sequence[int]]] = (),
 ) -> tuple[list[int], list[int]]:
-    """Blocks ``filler, The word was [word]., filler, [cue,] <assistant> [word] <end>`` while
-    they fit;
-    the reveal sits at a uniformly random depth of its block."""
+    """Blocks ``filler, evidence, filler, [cue,] <assistant> answer <end>`` while they fit; the
+    evidence sits at a uniformly random depth of its block.
+
+    The evidence is Wordle's reveal ("The word was [word].", answer ``[word]``) or, when
+    ``pieces`` are given, a drawn ``(evidence, answer)`` pair: the part of another teacher
+    context that decides its answer (a tagging teacher's feedback lines that reveal the gold
+    labels, or playbook rules beside the sentence, answered ``[1: Label] ...``)."""
     ids: list[int] = []
     targets: list[bool] = []
     while True:
         budget = int(np.exp(rng.uniform(np.log(16), np.log(max(17, max_len)))))
-        k = int(rng.integers(len(vocab.answers)))
-        reveal = [*vocab.reveal_prefix, vocab.answers[k], *vocab.reveal_suffix]
-        answer = [vocab.answers[k], *vocab.answer_close]
+        if pieces:
+            evidence, said = pieces[int(rng.integers(len(pieces)))]
+            evidence, answer = list(evidence), [*said, *vocab.answer_close]
+        else:
+            k = int(rng.integers(len(vocab.answers)))
+            evidence = [*vocab.reveal_prefix, vocab.answers[k], *vocab.reveal_suffix]
+            answer = [vocab.answers[k], *vocab.answer_close]
         cue: list[int] = []
         if vocab.answer_cues:
             cue = list(vocab.answer_cues[int(rng.integers(len(vocab.answer_cues)))])
-        fill = max(0, budget - len(reveal) - len(answer) - len(cue) - len(vocab.answer_open))
+        fill = max(0, budget - len(evidence) - len(answer) - len(cue) - len(vocab.answer_open))
         before = int(rng.integers(fill + 1))
         block = (
             _filler(rng, texts, before)
-            + reveal
+            + evidence
             + _filler(rng, texts, fill - before)
             + cue
             + list(vocab.answer_open)

@@ -18,7 +18,7 @@ def mixer(seed: int = 0) -> Mixer:
 
 def test_prose_filler_leaves_the_revealed_word_the_only_answer_word():
     m = mixer()
-    stage = Stage(steps=1, max_len=256, batch_tokens=2048, synthetic=1.0, mix=(0, 0, 1))
+    stage = Stage(steps=1, max_len=256, batch_tokens=2048, synthetic=1.0, mix=(0, 0, 1, 0))
     for filler, alone in (("prose", True), ("text", False)):
         stage.filler = filler
         rows = [m.synthetic(stage) for _ in range(20)]
@@ -40,3 +40,21 @@ def test_a_long_real_example_keeps_its_answer_at_its_end():
     ids, labels = mixer().real_example(max_len=64)
     assert ids == list(range(1536, 1600))
     assert labels[-10:-1] == list(range(1591, 1600)) and labels[-1] == IGNORE
+
+
+def test_tagging_needles_only_where_pieces_fit_and_exist():
+    short = ([2000] * 20, [2100, 2101])
+    long = ([2000] * 300, [2100])
+    texts = [list(t) for t in TEXTS]
+    stage = Stage(steps=1, max_len=256, batch_tokens=2048, synthetic=1.0, mix=(0, 0, 0, 1))
+    m = Mixer({}, {}, VOCAB, texts, np.random.default_rng(0), [short, long])
+    assert m.pieces_within(256) == [short]
+    for _ in range(5):
+        ids, labels = m.synthetic(stage)
+        assert 2000 in ids and 2100 in labels and not any(t in ANSWERS for t in ids)
+    # a build without the tagging game: its share goes to the other kinds
+    m = Mixer({}, {}, VOCAB, texts, np.random.default_rng(0))
+    stage.mix = (0, 0, 0.5, 0.5)
+    for _ in range(5):
+        ids, labels = m.synthetic(stage)
+        assert 2000 not in ids and any(t in ANSWERS for t in labels)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
+import envs
 from envs.xbrl.answers import parse_answer
 from envs.xbrl.labels import label_names, label_set
 from reflection import parse_operations, parse_reflection
 from smallmodel.corpus import CorpusConfig, build_corpus
-from smallmodel.corpus_xbrl import missed_rules, relabel
+from smallmodel.corpus_xbrl import label_evidence, missed_rules, relabel
 from smallmodel.wordtok import build_word_tokenizer
 
 NAMES = label_names(24)
@@ -105,3 +107,32 @@ def test_label_names_are_single_tokens():
     assert "\u0120Assets" in pieces and "\u0120AssetsCurrent" in pieces
     assert "\u0120EarningsPerShareBasic" in pieces
     assert pieces[-7:] == list("AssetsX")  # inside a longer word: bytes
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_label_evidence_decides_its_answer_and_carries_no_rule(seed):
+    """Each needle's answer is read off its evidence: the gold label of each number from its
+    feedback line (or the gold-labels line), or the rule line of the cue in the sentence."""
+    env = envs.make("xbrl")
+    rng = np.random.default_rng(seed)
+    kinds, matches = set(), 0
+    for k in range(60):
+        evidence, answer = label_evidence(env, 10_000 + k, rng)
+        labels = answer_labels(answer)
+        assert parse_answer(answer, NAMES, len(labels)).labels == tuple(labels)
+        if evidence.startswith("Sentence: "):
+            kinds.add("playbook")
+            rules = dict(re.findall(r"The cue '([^']+)' means (\w+)\.", evidence))
+            for cue, label in zip(env.unwrapped.cues, labels, strict=True):
+                assert rules[cue] == label
+                matches += RULES.rule_of(cue).label == label
+        elif "The gold labels:" in evidence:
+            kinds.add("gold")
+            assert f"The gold labels: {answer}." in evidence
+        else:
+            kinds.add("feedback")
+            for n, label in enumerate(labels, start=1):
+                line = next(x for x in evidence.splitlines() if x.startswith(f"#{n} "))
+                assert line.endswith((f"the gold label is {label}.", f"right ({label})."))
+    assert kinds == {"playbook", "gold", "feedback"}
+    assert matches < 10  # relabelled at random: the rules themselves are not taught

@@ -117,3 +117,19 @@ def test_needle_answers_follow_a_teacher_cue_when_the_vocab_has_cues():
         cue = next(c for c in cues if before[-len(c) :] == c)
         seen.add(cue)
     assert seen == set(cues)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_needles_from_pieces_answer_with_the_latest_piece(seed):
+    pieces = [((900 + k, 901 + k, 902 + k), (950 + k, 951 + k)) for k in range(0, 30, 3)]
+    ids, labels = needle_sequence(np.random.default_rng(seed), VOCAB, TEXTS, 400, pieces)
+    trained = check_alignment(ids, labels, 400)
+    starts = [i for i in trained if labels[i - 1] == IGNORE]  # first token of each answer
+    assert len(starts) >= 2
+    for i in starts:
+        assert ids[i - 1 : i + 1] == list(VOCAB.answer_open)
+        evidence = max(j for j in range(i) if 900 <= ids[j] < 950 and (ids[j] - 900) % 3 == 0)
+        k = ids[evidence] - 900
+        assert ids[evidence : evidence + 3] == [900 + k, 901 + k, 902 + k]
+        assert ids[i + 1 : i + 4] == [950 + k, 951 + k, VOCAB.answer_close[0]]
+        assert not any(t in ANSWERS for t in ids[i + 1 : i + 4])  # no Wordle reveal mixed in

@@ -11,9 +11,10 @@ generalised JSD) and, where the installed TRL has it, ``DistillationTrainer`` (c
 
 Both sides get the same weights (one model, copied), the same prompts, G completions per prompt,
 completion length, micro-batch (gradient accumulation to one optimiser step per G x prompts
-completions), learning rate, threads and fp32. Steps are interleaved A, B, A, B in one process
-(a TRL step, then the suite's), so load on the machine hits both alike; the first step of each
-is a warm-up and is not counted. Printed: the median step time, its generation part, the rest
+completions), learning rate, threads and fp32 weights. Steps are interleaved A, B, A, B in one
+process (a TRL step, then the suite's), so load on the machine hits both alike; the first step
+of each is a warm-up and is not counted. ``--autocast none bf16`` runs two suite variants
+(fp32, and bf16 autocast over fp32 master weights) after each TRL step (TRL stays fp32). Printed: the median step time, its generation part, the rest
 (training: scoring, losses, backward, optimiser) and the ratios.
 
 What differs by design: the suite's teacher sees the feedback (its method); GKD's teacher is a
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -325,21 +327,33 @@ def interleaved(trainer, after_each: Callable[[int], None], peer: Timings, warmu
 
 
 # -- the comparison ----------------------------------------------------------------------------
-def compare(kind: str, peer_kind: str, model, tokenizer, setup: Setup) -> dict[str, Timings]:
-    """Interleave the suite's ``kind`` step with TRL's ``peer_kind`` step; their timings."""
-    policy = suite_policy(model, tokenizer, setup)
-    learner = suite_learner(kind, policy, setup)
-    ours, peer = Timings(), Timings()
+def compare(
+    kind: str, peer_kind: str, model, tokenizer, setup: Setup, autocasts=(None,)
+) -> dict[str, Timings]:
+    """Interleave TRL's ``peer_kind`` step with the suite's ``kind`` step, once per suite
+    variant (each ``autocasts`` entry: None for fp32, "bf16"); their timings by label
+    ("suite", "suite bf16", "trl")."""
+    sides = {}
+    for autocast in autocasts:
+        variant = dataclasses.replace(setup, autocast=autocast)
+        policy = suite_policy(model, tokenizer, variant)
+        sides[suite_label(autocast)] = (policy, suite_learner(kind, policy, variant), Timings())
+    peer = Timings()
 
-    def our_step(step: int) -> None:
-        total, generation = suite_step(kind, policy, learner, setup, step)
-        if step > 1:
-            ours.add(total, generation)
+    def our_steps(step: int) -> None:
+        for policy, learner, ours in sides.values():
+            total, generation = suite_step(kind, policy, learner, setup, step)
+            if step > 1:
+                ours.add(total, generation)
 
     with tempfile.TemporaryDirectory() as out:
         trainer = trl_trainer(peer_kind, model, tokenizer, setup, out)
-        interleaved(trainer, our_step, peer)
-    return {"suite": ours, "trl": peer}
+        interleaved(trainer, our_steps, peer)
+    return {**{label: side[2] for label, side in sides.items()}, "trl": peer}
+
+
+def suite_label(autocast: str | None) -> str:
+    return "suite" if autocast is None else f"suite {autocast}"
 
 
 def profile_step(kind: str, model, tokenizer, setup: Setup, rows: int = 12) -> str:
@@ -409,13 +423,21 @@ def compare_generation(model, tokenizer, setup: Setup, sizes: list[int]) -> list
 
 
 def report(kind: str, peer_kind: str, timings: dict[str, Timings]) -> str:
-    ours, peer = timings["suite"].medians(), timings["trl"].medians()
-    return (
-        f"  {kind} step: suite {ours[0]:.2f} s (generation {ours[1]:.2f}, training {ours[2]:.2f})"
-        f" | TRL {PEER_NAMES[peer_kind]} {peer[0]:.2f} s (generation {peer[1]:.2f}, training "
-        f"{peer[2]:.2f}) | {peer[0] / ours[0]:.2f}x (generation {peer[1] / ours[1]:.2f}x, "
-        f"training {peer[2] / ours[2]:.2f}x), medians of {len(timings['suite'].total)} steps"
-    )
+    """One line per suite variant: its medians against TRL's and the ratios."""
+    peer = timings["trl"].medians()
+    lines = []
+    for label, side in timings.items():
+        if label == "trl":
+            continue
+        ours = side.medians()
+        lines.append(
+            f"  {kind} step: {label} {ours[0]:.2f} s (generation {ours[1]:.2f}, training "
+            f"{ours[2]:.2f}) | TRL {PEER_NAMES[peer_kind]} {peer[0]:.2f} s (generation "
+            f"{peer[1]:.2f}, training {peer[2]:.2f}) | {peer[0] / ours[0]:.2f}x (generation "
+            f"{peer[1] / ours[1]:.2f}x, training {peer[2] / ours[2]:.2f}x), medians of "
+            f"{len(side.total)} steps"
+        )
+    return "\n".join(lines)
 
 
 def available_peers() -> list[str]:
@@ -442,7 +464,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--micro-batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--autocast", default=None, help="the suite's autocast, e.g. bf16")
+    parser.add_argument(
+        "--autocast",
+        nargs="+",
+        default=["none"],
+        help="the suite's autocast: none (fp32), bf16, or several (e.g. none bf16: each "
+        "variant steps after TRL's step, interleaved; TRL stays fp32)",
+    )
     parser.add_argument(
         "--profile", action="store_true", help="only profile one suite step of GRPO and of SD"
     )
@@ -451,20 +479,22 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     import trl
 
+    autocasts = [None if a == "none" else a for a in args.autocast]
     setup = Setup(
         prompts=PROMPTS[: args.prompts],
         group=args.group,
         max_new=args.max_new_tokens,
         micro_batch=args.micro_batch,
         steps=args.steps,
-        autocast=args.autocast,
+        autocast=autocasts[0],
     )
     model, tokenizer = load_models(args.model)
     params = sum(p.numel() for p in model.parameters()) / 1e6
     load = os.getloadavg()[0]
     print(
         f"{args.model} ({params:.1f}M parameters), {len(setup.prompts)} prompts x G={setup.group},"
-        f" {setup.max_new} new tokens, micro-batch {setup.micro_batch}, fp32, "
+        f" {setup.max_new} new tokens, micro-batch {setup.micro_batch}, suite "
+        f"{'/'.join(args.autocast)} (none: fp32), TRL fp32, "
         f"{torch.get_num_threads()} threads; torch {torch.__version__}, TRL {trl.__version__}; "
         f"load average {load:.2f} at the start"
     )
@@ -478,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(line, flush=True)
             continue
         kind = "grpo" if peer_kind == "grpo" else "sd"
-        timings = compare(kind, peer_kind, model, tokenizer, setup)
+        timings = compare(kind, peer_kind, model, tokenizer, setup, autocasts)
         print(report(kind, peer_kind, timings), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 

@@ -12,14 +12,18 @@ def test_speed_peers_runs_every_comparison_on_the_tiny_model(capsys):
         [
             "--model", "tiny-random", "--steps", "1", "--prompts", "2", "--group", "2",
             "--max-new-tokens", "4", "--micro-batch", "2", "--sizes", "1", "3",
+            "--autocast", "none", "bf16",
         ]
     )  # fmt: skip
     out = capsys.readouterr().out
     assert out.count("  generate ") == 2 and "generate 3 x 4 tokens" in out
-    assert "grpo step: suite" in out and "TRL GRPOTrainer" in out and "TRL GKDTrainer" in out
+    assert "grpo step: suite " in out and "grpo step: suite bf16 " in out
+    assert "TRL GRPOTrainer" in out and "TRL GKDTrainer" in out
     peers = speed_peers.available_peers()
-    assert out.count("sd step: suite") == len(peers) - 1
-    assert out.count("medians of 1") == 2 + len(peers)
+    # each peer: one line for the fp32 suite, one for bf16, against the same TRL timings
+    assert out.count("sd step: suite bf16 ") == len(peers) - 1
+    assert out.count("sd step: suite ") == 2 * (len(peers) - 1)
+    assert out.count("medians of 1") == 2 + 2 * len(peers)
     assert "load average" in out
 
 

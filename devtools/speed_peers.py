@@ -14,8 +14,9 @@ completion length, micro-batch (gradient accumulation to one optimiser step per 
 completions), learning rate, threads and fp32 weights. Steps are interleaved A, B, A, B in one
 process (a TRL step, then the suite's), so load on the machine hits both alike; the first step
 of each is a warm-up and is not counted. ``--autocast none bf16`` runs two suite variants
-(fp32, and bf16 autocast over fp32 master weights) after each TRL step (TRL stays fp32). Printed: the median step time, its generation part, the rest
-(training: scoring, losses, backward, optimiser) and the ratios.
+(fp32, and bf16 autocast over fp32 master weights) after each TRL step (TRL stays fp32).
+Printed: the median step time, its generation part, the rest (training: scoring, losses,
+backward, optimiser) and the ratios.
 
 What differs by design: the suite's teacher sees the feedback (its method); GKD's teacher is a
 frozen copy that sees the same prompt. The suite skips GRPO samples whose advantage is zero;

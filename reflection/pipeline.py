@@ -76,6 +76,11 @@ class ReflectionConfig:
     playbook_token_budget: int | None = None  # for the playbook inside prompts
     max_new_tokens_reflect: int = 1024
     max_new_tokens_curate: int = 512
+    # Beyond the paper: the start of every reflection, tagging and curation answer, given
+    # rather than generated (a pre-filled assistant turn, which the generator continues).
+    # '{"' keeps a small model in JSON where it would otherwise answer the task itself; the
+    # generator must continue a final assistant message (the learners' policy does).
+    answer_prefix: str = ""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -199,10 +204,13 @@ class ReflectionPipeline:
         if not convs:
             return [], 0
         before = self.generator.tokens_generated
+        prefix = self.config.answer_prefix
+        if prefix:
+            convs = [[*conv, {"role": "assistant", "content": prefix}] for conv in convs]
         texts = self.generator.generate(convs, max_new_tokens=max_new_tokens, seed=step)
         if len(texts) != len(convs):
             raise RuntimeError(f"generator returned {len(texts)} texts for {len(convs)} prompts")
-        return list(texts), self.generator.tokens_generated - before
+        return [prefix + str(t) for t in texts], self.generator.tokens_generated - before
 
     def update(self, step: int, attempts: Sequence[Attempt]) -> StepReport:
         c, pb = self.config, self.playbook

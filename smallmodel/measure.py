@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -43,8 +45,16 @@ from learners.models import Policy, SamplingParams
 from learners.prompts import resd_teacher_task, sdpo_teacher_task
 from learners.rollout import play_groups
 from learners.trajectory import Episode
-from reflection import Attempt, CallableGenerator, OracleReflector, ReflectionPipeline
+from reflection import (
+    Attempt,
+    CallableGenerator,
+    OracleReflector,
+    ReflectionConfig,
+    ReflectionPipeline,
+)
 from smallmodel.corpus_xbrl import random_mapping, relabel, rule_playbook
+
+CPU_PRESET = Path(__file__).resolve().parents[1] / "benchmarks" / "presets" / "cpu.toml"
 
 
 class FirstMessage(gym.Wrapper):
@@ -174,6 +184,13 @@ def xbrl_contexts(
     return out
 
 
+def main_job_reflection_config() -> ReflectionConfig:
+    """RESD's reflection settings in the default (cpu) preset, so the parse rates are those
+    of the main job (the preset file is read as data: this layer sits below benchmarks)."""
+    table = tomllib.loads(CPU_PRESET.read_text()).get("learner", {})
+    return ReflectionConfig(**{**table.get("reflection", {}), **table["resd"]["reflection"]})
+
+
 def reflection_parse_rates(
     policy: Policy, episodes: list[Episode], batch: int = 16, seed: int = 0
 ) -> dict[str, float]:
@@ -183,7 +200,9 @@ def reflection_parse_rates(
         params = SamplingParams(temperature=1.0, max_new_tokens=max_new_tokens or 512, seed=seed)
         return policy.generate(conversations, params)
 
-    pipeline = ReflectionPipeline(CallableGenerator(generate, pass_max_new_tokens=True))
+    pipeline = ReflectionPipeline(
+        CallableGenerator(generate, pass_max_new_tokens=True), main_job_reflection_config()
+    )
     totals: dict[str, int] = {}
     for step, start in enumerate(range(0, len(episodes), batch)):
         attempts = [

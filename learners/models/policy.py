@@ -141,7 +141,13 @@ class Policy:
         return self._tokenize(self._template(conversation))
 
     def _template(self, conversation: Conversation) -> str:
+        """The chat template's text; a conversation that ends with an assistant message is
+        a pre-filled answer, which the completion continues (no new turn is opened)."""
         plain = [{"role": m["role"], "content": m["content"]} for m in conversation]
+        if plain and plain[-1]["role"] == "assistant":
+            return self.tokenizer.apply_chat_template(
+                plain, continue_final_message=True, tokenize=False
+            )
         return self.tokenizer.apply_chat_template(plain, add_generation_prompt=True, tokenize=False)
 
     def _tokenize(self, text: str) -> list[int]:

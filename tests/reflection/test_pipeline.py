@@ -191,3 +191,35 @@ def test_recorder_and_show(tmp_path, capsys):
         read_history(tmp_path / "run")
     assert show_main([str(tmp_path / "run")]) == 2
     assert "checksum mismatch" in capsys.readouterr().err
+
+
+def test_answer_prefix_is_given_to_the_generator_and_kept_in_the_answer():
+    """With ``answer_prefix`` every prompt ends with a pre-filled assistant turn and the
+    parsed text is prefix + continuation (the model never wrote the prefix itself)."""
+    prefix = '{"'
+
+    def answer(conv):
+        assert conv[-1] == {"role": "assistant", "content": prefix}
+        body = conv[-2]["content"]
+        if "unsuccessful attempt" in body:
+            return (
+                'reasoning": "r", "error_identification": "e", "root_cause": "c",'
+                ' "correct_approach": "a", "key_insight": "k", "bullet_tags": []}'
+            )
+        if "succeeded" in body:
+            return 'bullet_tags": []}'
+        return 'operations": [{"type": "ADD", "section": "common mistakes to avoid",' + (
+            ' "content": "Drop letters marked absent."}]}'
+        )
+
+    gen = ScriptedGenerator(answer)
+    config = ReflectionConfig(frequency=100, answer_prefix=prefix)
+    report = ReflectionPipeline(gen, config, seeded_playbook()).update(1, [FAIL_2, WIN])
+    assert report.reflections[0].status == "ok"
+    assert report.reflections[0].raw.startswith('{"reasoning"')
+    assert report.counts["tag_outputs_unparsed"] == 0
+    assert [b.text for b in report.added] == ["Drop letters marked absent."]
+    # without a prefix the conversations end with the user's prompt, as before
+    plain = ScriptedGenerator(lambda conv: "{}")
+    ReflectionPipeline(plain, ReflectionConfig(curate=False)).update(1, [FAIL_2])
+    assert plain.calls[0][0][-1]["role"] == "user"

@@ -28,6 +28,14 @@ def test_render_opens_the_assistant_turn(policy):
         policy.render([{"content": "no role"}])
 
 
+def test_a_final_assistant_message_is_continued_not_closed(policy):
+    """A pre-filled answer: the prompt is the opened assistant turn plus the prefix's
+    tokens (no end-of-turn, no new turn), so the completion continues the prefix."""
+    prefill = [*CONVS[0], {"role": "assistant", "content": '{"reasoning'}]
+    prefix_ids = policy.tokenizer('{"reasoning', add_special_tokens=False)["input_ids"]
+    assert policy.render(prefill) == policy.render(CONVS[0]) + prefix_ids
+
+
 def test_score_equals_float64_forward(policy):
     comps = policy.generate(CONVS, SamplingParams(temperature=1.0, max_new_tokens=12, seed=3))
     scores = policy.score([(c, x.token_ids) for c, x in zip(CONVS, comps, strict=True)], top_k=5)

@@ -215,13 +215,19 @@ def autocast(model: torch.nn.Module, dtype: str | None):
         )
     device = next(model.parameters()).device.type
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    if head is not None and type(head) is torch.nn.Linear:
+    if head is not None and type(head) is not torch.nn.Linear:
+        head = None
+    # an instance forward already there (skinny_linears around this block) comes back on exit
+    previous = vars(head).get("forward") if head is not None else None
+    if head is not None:
         head.forward = functools.partial(_float32_forward, head)
     try:
         with torch.autocast(device, dtype=AUTOCAST_DTYPES[dtype]):
             yield
     finally:
-        if head is not None and "forward" in vars(head):
+        if previous is not None:
+            head.forward = previous
+        elif head is not None:
             del head.forward
 
 

@@ -219,6 +219,17 @@ def test_bf16_autocast_scores_close_to_fp32_with_float32_weights_and_head(policy
         Policy(policy.model, policy.tokenizer, autocast="int8").score(items[:1])
 
 
+def test_autocast_with_skinny_decode_products_as_on_a_weight_bound_model(policy):
+    """A model of 10M+ parameters on a CPU decodes through skinny_linears and autocast at
+    once; both put an instance forward on the LM head, and both must take theirs off."""
+    params = SamplingParams(temperature=1.0, max_new_tokens=6, seed=3)
+    skinny = engine_for(policy, autocast="bf16", skinny_matmul=True)
+    for _ in range(2):  # a second call finds the modules as they were
+        outs = skinny.generate(PROMPTS[:2], params)
+        assert len(outs) == 2 and all(o.token_ids for o in outs)
+    assert not any("forward" in vars(m) for m in policy.model.modules())
+
+
 def test_repeated_prompts_are_prefilled_once(policy):
     """G rollouts of one prompt: one prefill row per distinct prompt, each row's own draws."""
     prompts = [PROMPTS[1]] * 4 + [PROMPTS[3]] * 3 + [PROMPTS[0]]

@@ -22,6 +22,9 @@ import envs
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DEFAULT_PRESET = "cpu"
+# model_options.autocast (--autocast): forward passes in that dtype over float32 master weights
+# (learners.models.hf_engine.AUTOCAST_DTYPES; named here so checking a config imports no torch)
+AUTOCAST = ("bf16", "fp16")
 
 
 class RunConfigError(ValueError):
@@ -98,6 +101,12 @@ class RunConfig:
         if "engine" in self.model_options:
             raise RunConfigError(
                 "model_options.engine is not a model option: set engine (--engine) instead"
+            )
+        autocast = self.model_options.get("autocast")
+        if autocast is not None and autocast not in AUTOCAST:
+            raise RunConfigError(
+                f"model_options.autocast={autocast!r} is invalid: expected one of "
+                f"{', '.join(AUTOCAST)} (or none)"
             )
         tp, memory = self.tensor_parallel_size, self.gpu_memory_fraction
         if tp is not None and (not isinstance(tp, int) or isinstance(tp, bool) or tp < 1):
@@ -200,6 +209,10 @@ def resolve(preset: str | None, overrides: dict[str, Any]) -> RunConfig:
                 values[key] = {**values.get(key, {}), **value}
             else:
                 values[key] = value
+    if values.get("model_options", {}).get("autocast", "") is None:  # --autocast none
+        values["model_options"] = {
+            k: v for k, v in values["model_options"].items() if k != "autocast"
+        }
     values["learner_set"] = settings_for(
         values.get("learner", RunConfig.learner), values.get("learner_set", {})
     )

@@ -76,3 +76,25 @@ def test_vllm_past_one_gpu_from_the_command_line_and_presets(tmp_path):
 def test_vllm_settings_are_checked(overrides, message):
     with pytest.raises(RunConfigError, match=message):
         resolve(None, overrides)
+
+
+def test_autocast_from_the_command_line_and_presets(tmp_path):
+    from benchmarks.config import AUTOCAST
+    from learners.models.hf_engine import AUTOCAST_DTYPES
+
+    assert set(AUTOCAST) == set(AUTOCAST_DTYPES)  # the names the config checks without torch
+    config = runner.config_from_args(runner.parse_args(["--autocast", "bf16"]))
+    assert config.policy_options() == {"autocast": "bf16"}  # Policy.load(..., autocast="bf16")
+    plain = runner.config_record(resolve(None, {}))["config_key"]
+    # it changes the numbers a run produces, so it is part of what the run measures
+    assert runner.config_record(config)["config_key"] != plain
+    preset = tmp_path / "bf16.toml"
+    preset.write_text('[model_options]\nautocast = "bf16"\n')
+    assert resolve(str(preset), {}).policy_options() == {"autocast": "bf16"}
+    off = runner.cli_overrides(runner.parse_args(["--autocast", "none"]))
+    assert resolve(str(preset), off).policy_options() == {}
+    assert "autocast" not in resolve(str(preset), off).model_options  # no trace in the key
+    with pytest.raises(RunConfigError, match=r"model_options.autocast='int8' is invalid"):
+        resolve(None, {"model_options": {"autocast": "int8"}})
+    with pytest.raises(SystemExit):
+        runner.parse_args(["--autocast", "int8"])

@@ -192,6 +192,18 @@ def settings_for(learner: str, table: dict[str, Any]) -> dict[str, Any]:
     return {**shared, **specific}
 
 
+def merge_settings(base: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` over ``base``; a table setting (``reflection = {...}``) is merged key by key,
+    so ``--set reflection={oracle=true}`` keeps the preset's other reflection settings."""
+    out = dict(base)
+    for key, value in new.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
 def resolve(preset: str | None, overrides: dict[str, Any]) -> RunConfig:
     """Defaults <- preset <- overrides (``None`` values in overrides mean 'not given')."""
     values: dict[str, Any] = {}
@@ -201,11 +213,16 @@ def resolve(preset: str | None, overrides: dict[str, Any]) -> RunConfig:
     per_env, per_learner = values.pop("per_env", {}), values.pop("per_learner", {})
     env = overrides.get("env") or values.get("env", RunConfig.env)
     learner = overrides.get("learner") or values.get("learner", RunConfig.learner)
+    # learner settings: the preset's shared ones, then its [learner.NAME] table, then each
+    # later layer (so a command-line --set always wins over the preset)
+    values["learner_set"] = settings_for(learner, values.get("learner_set", {}))
     for layer in (per_env.get(env, {}), per_learner.get(learner, {}), overrides):
         for key, value in layer.items():
             if value is None:
                 continue
-            if key in ("env_knobs", "learner_set", "model_options") and isinstance(value, dict):
+            if key == "learner_set" and isinstance(value, dict):
+                values[key] = merge_settings(values[key], settings_for(learner, value))
+            elif key in ("env_knobs", "model_options") and isinstance(value, dict):
                 values[key] = {**values.get(key, {}), **value}
             else:
                 values[key] = value
@@ -213,9 +230,6 @@ def resolve(preset: str | None, overrides: dict[str, Any]) -> RunConfig:
         values["model_options"] = {
             k: v for k, v in values["model_options"].items() if k != "autocast"
         }
-    values["learner_set"] = settings_for(
-        values.get("learner", RunConfig.learner), values.get("learner_set", {})
-    )
     fields = {f.name for f in dataclasses.fields(RunConfig)}
     unknown = sorted(set(values) - fields)
     if unknown:

@@ -98,3 +98,20 @@ def test_autocast_from_the_command_line_and_presets(tmp_path):
         resolve(None, {"model_options": {"autocast": "int8"}})
     with pytest.raises(SystemExit):
         runner.parse_args(["--autocast", "int8"])
+
+
+def test_command_line_learner_settings_win_over_the_presets_learner_table(tmp_path):
+    preset = tmp_path / "p.toml"
+    preset.write_text(
+        "[learner]\nlr = 1e-4\n"
+        "[learner.resd]\nlr = 2e-4\nreflection = { max_new_tokens_reflect = 64, curate = false }\n"
+    )
+    plain = resolve(str(preset), {"learner": "resd"}).learner_set
+    assert plain == {"lr": 2e-4, "reflection": {"max_new_tokens_reflect": 64, "curate": False}}
+    cli = {"lr": 5e-3, "reflection": {"oracle": True, "curate": True}}
+    got = resolve(str(preset), {"learner": "resd", "learner_set": cli}).learner_set
+    assert got["lr"] == 5e-3
+    # a table setting merges key by key: the preset's other reflection settings stay
+    assert got["reflection"] == {"max_new_tokens_reflect": 64, "curate": True, "oracle": True}
+    # another learner gets the shared settings only
+    assert resolve(str(preset), {"learner": "sd"}).learner_set == {"lr": 1e-4}

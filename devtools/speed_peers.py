@@ -14,7 +14,8 @@ completion length, micro-batch (gradient accumulation to one optimiser step per 
 completions), learning rate, threads and fp32 weights. Steps are interleaved A, B, A, B in one
 process (a TRL step, then the suite's), so load on the machine hits both alike; the first step
 of each is a warm-up and is not counted. ``--autocast none bf16`` runs two suite variants
-(fp32, and bf16 autocast over fp32 master weights) after each TRL step (TRL stays fp32).
+(fp32, and bf16 autocast over fp32 master weights) after each TRL step; ``--trl-bf16`` gives
+TRL its own bf16 mixed precision (its ``bf16=True``: autocast over fp32 weights, as the suite's).
 Printed: the median step time, its generation part, the rest (training: scoring, losses,
 backward, optimiser) and the ratios.
 
@@ -69,7 +70,8 @@ class Setup:
     micro_batch: int = 16
     lr: float = 1e-6
     steps: int = 6
-    autocast: str | None = None  # the suite's Policy setting ("bf16"); TRL stays fp32
+    autocast: str | None = None  # the suite's Policy setting ("bf16")
+    trl_bf16: bool = False  # TRL's bf16 mixed precision (TrainingArguments.bf16)
 
     @property
     def rows(self) -> int:
@@ -208,7 +210,7 @@ def _common_args(setup: Setup, out: str) -> dict:
         save_strategy="no",
         report_to="none",
         use_cpu=True,
-        bf16=False,
+        bf16=setup.trl_bf16,
         fp16=False,
         seed=0,
         dataloader_num_workers=0,
@@ -470,7 +472,10 @@ def main(argv: list[str] | None = None) -> None:
         nargs="+",
         default=["none"],
         help="the suite's autocast: none (fp32), bf16, or several (e.g. none bf16: each "
-        "variant steps after TRL's step, interleaved; TRL stays fp32)",
+        "variant steps after TRL's step, interleaved)",
+    )
+    parser.add_argument(
+        "--trl-bf16", action="store_true", help="TRL in bf16 mixed precision (default fp32)"
     )
     parser.add_argument(
         "--profile", action="store_true", help="only profile one suite step of GRPO and of SD"
@@ -488,6 +493,7 @@ def main(argv: list[str] | None = None) -> None:
         micro_batch=args.micro_batch,
         steps=args.steps,
         autocast=autocasts[0],
+        trl_bf16=args.trl_bf16,
     )
     model, tokenizer = load_models(args.model)
     params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -495,7 +501,7 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.model} ({params:.1f}M parameters), {len(setup.prompts)} prompts x G={setup.group},"
         f" {setup.max_new} new tokens, micro-batch {setup.micro_batch}, suite "
-        f"{'/'.join(args.autocast)} (none: fp32), TRL fp32, "
+        f"{'/'.join(args.autocast)} (none: fp32), TRL {'bf16' if args.trl_bf16 else 'fp32'}, "
         f"{torch.get_num_threads()} threads; torch {torch.__version__}, TRL {trl.__version__}; "
         f"load average {load:.2f} at the start"
     )

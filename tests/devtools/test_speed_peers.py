@@ -45,3 +45,15 @@ def test_speed_peers_profiles_a_suite_step_with_autocast(capsys):
     )  # fmt: skip
     out = capsys.readouterr().out
     assert "grpo step" in out and "sd step" in out and out.count("aten::") >= 8
+
+
+def test_speed_peers_trl_in_bf16(capsys):
+    speed_peers.main(
+        [
+            "--model", "tiny-random", "--steps", "1", "--prompts", "2", "--group", "2",
+            "--max-new-tokens", "4", "--micro-batch", "2", "--peers", "grpo",
+            "--autocast", "bf16", "--trl-bf16",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "TRL bf16" in out and "grpo step: suite bf16 " in out and "TRL GRPOTrainer" in out

@@ -2,6 +2,7 @@
 
     python -m smallmodel.build --out smallmodel/checkpoints/resd-tiny   # ~1 hour, 2 threads
     python -m smallmodel.build --out /tmp/quick --quick                  # seconds, for tests
+    python -m smallmodel.build --out B --continue-from A                 # a second phase
 
 Recipe (the reasons are in ``smallmodel.synthetic`` and the README's small-model section):
 
@@ -25,6 +26,10 @@ Recipe (the reasons are in ``smallmodel.synthetic`` and the README's small-model
    same prompts without privileged context (the student). A run whose P1 stays at chance is
    stopped in minutes, not after an hour.
 
+A second phase (``--continue-from``, ``CONTINUE_TAGGING``) trains on from a first phase's
+weights with the knowledge-tagging environment's needles (``corpus_xbrl.label_evidence``). It
+has not formed the label copy yet (smallmodel/logs/, builds h and i).
+
 Saved as fp16 safetensors with the tokenizer, ``build.json`` (the config, corpus counts, the
 probe curves) and ``build.log``.
 """
@@ -44,7 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import AutoModelForCausalLM, Qwen2Config
+from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config
 
 import envs
 from envs.wordle import REVEAL_PREFIX, Wordle, word_list
@@ -123,13 +128,13 @@ class BuildConfig:
             max_len=256,
             batch_tokens=4096,
             synthetic=0.9,
-            mix=(0, 0, 0.7, 0.3),
+            mix=(0, 0, 1, 0),
             filler="prose",
         ),
-        Stage(steps=600, max_len=256, batch_tokens=4096, synthetic=0.7, mix=(0.1, 0.1, 0.5, 0.3)),
-        Stage(steps=800, max_len=512, batch_tokens=4096, synthetic=0.6, mix=(0.1, 0.1, 0.5, 0.3)),
-        Stage(steps=600, max_len=1024, batch_tokens=4096, synthetic=0.5, mix=(0.1, 0.1, 0.5, 0.3)),
-        Stage(steps=300, max_len=1536, batch_tokens=4096, synthetic=0.35, mix=(0.1, 0.1, 0.5, 0.3)),
+        Stage(steps=600, max_len=256, batch_tokens=4096, synthetic=0.7, mix=(0.1, 0.1, 0.8, 0)),
+        Stage(steps=800, max_len=512, batch_tokens=4096, synthetic=0.6, mix=(0.1, 0.1, 0.8, 0)),
+        Stage(steps=600, max_len=1024, batch_tokens=4096, synthetic=0.5, mix=(0.1, 0.1, 0.8, 0)),
+        Stage(steps=300, max_len=1536, batch_tokens=4096, synthetic=0.35, mix=(0.1, 0.1, 0.8, 0)),
     )
     lr: float = 2e-3
     warmup: int = 100
@@ -156,6 +161,22 @@ QUICK = dict(
     log_every=5,
     probe_every=5,
     probe_deep_every=10,
+)
+
+
+# The second phase, from a first phase's weights (``--continue-from``): tagging needles once
+# the copy has formed on Wordle's reveals. Mixed into the first phase from its start (build h,
+# smallmodel/logs/), they slowed the Wordle copy and did not form a label copy by step 1,900.
+CONTINUE_TAGGING = dict(
+    stages=(
+        Stage(steps=300, max_len=512, batch_tokens=4096, synthetic=0.6, mix=(0.05, 0.05, 0.3, 0.6)),
+        Stage(
+            steps=300, max_len=1024, batch_tokens=4096, synthetic=0.5, mix=(0.05, 0.05, 0.4, 0.5)
+        ),
+    ),
+    lr=1e-3,
+    warmup=20,
+    probe_deep_every=50,
 )
 
 
@@ -257,6 +278,17 @@ def make_model(cfg: BuildConfig, tok: Any) -> torch.nn.Module:
     )
     torch.manual_seed(cfg.seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    model.generation_config.pad_token_id = tok.pad_token_id
+    return model
+
+
+def continued_model(init: str | os.PathLike, tok: Any) -> torch.nn.Module:
+    """The weights of an earlier phase, in fp32; refused when its tokenizer differs."""
+    earlier = AutoTokenizer.from_pretrained(init)
+    if earlier.get_vocab() != tok.get_vocab():
+        raise ValueError(f"{init}: its tokenizer is not the one this build makes (another corpus?)")
+    model = AutoModelForCausalLM.from_pretrained(init, dtype=torch.float32)
     model.generation_config.eos_token_id = tok.eos_token_id
     model.generation_config.pad_token_id = tok.pad_token_id
     return model
@@ -382,8 +414,12 @@ def lr_factor(step: int, total: int, warmup: int, decay_steps: int) -> float:
     return 1.0
 
 
-def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
-    """Build, train and save; returns the build record (also written to build.json)."""
+def build(
+    cfg: BuildConfig, out: str | os.PathLike, log: Any = print, init: str | None = None
+) -> dict:
+    """Build, train and save; returns the build record (also written to build.json).
+    ``init``: a checkpoint of an earlier phase to continue from (its tokenizer must be the one
+    this configuration builds)."""
     torch.set_num_threads(cfg.threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -410,7 +446,7 @@ def build(cfg: BuildConfig, out: str | os.PathLike, log: Any = print) -> dict:
         f"corpus: {len(examples)} examples {kinds}, {sum(lengths)} tokens, longest "
         f"{max(lengths)}, vocab {len(tok)}, {time.perf_counter() - t0:.0f}s"
     )
-    model = make_model(cfg, tok)
+    model = make_model(cfg, tok) if init is None else continued_model(init, tok)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model: {n_params / 1e6:.2f}M parameters")
     probe_set = probes.ProbeSet.make(
@@ -489,9 +525,17 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="folder to write the model into")
     ap.add_argument("--quick", action="store_true", help="a tiny build in seconds (tests)")
-    ap.add_argument("--threads", type=int, help="torch threads (default 2)")
+    ap.add_argument("--threads", type=int, help="torch threads (default 1)")
+    ap.add_argument(
+        "--continue-from",
+        metavar="DIR",
+        help="second phase: tagging needles from the weights of a first phase's build",
+    )
     args = ap.parse_args(argv)
-    cfg = BuildConfig(**QUICK) if args.quick else BuildConfig()
+    recipe = dict(QUICK) if args.quick else {}
+    if args.continue_from:
+        recipe.update({k: v for k, v in CONTINUE_TAGGING.items() if not args.quick or k == "lr"})
+    cfg = BuildConfig(**recipe)
     if args.threads:
         cfg.threads = args.threads
     out = Path(args.out)
@@ -503,7 +547,7 @@ def main(argv: list[str] | None = None) -> None:
             log_file.write(line + "\n")
             log_file.flush()
 
-        record = build(cfg, out, log)
+        record = build(cfg, out, log, init=args.continue_from)
     print(json.dumps({k: record[k] for k in ("steps", "train_tokens", "seconds")}))
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from smallmodel.build import Mixer, Stage
+from smallmodel.build import Mixer, Stage, continued_model, main
 from smallmodel.synthetic import IGNORE
+from smallmodel.wordtok import build_word_tokenizer
 from tests.smallmodel.test_synthetic import ANSWERS, TEXTS, VOCAB
 
 
@@ -58,3 +62,19 @@ def test_tagging_needles_only_where_pieces_fit_and_exist():
     for _ in range(5):
         ids, labels = m.synthetic(stage)
         assert 2000 not in ids and any(t in ANSWERS for t in labels)
+
+
+def test_a_second_phase_starts_from_the_first_phases_weights(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    main(["--out", str(first), "--quick"])
+    main(["--out", str(second), "--quick", "--continue-from", str(first)])
+    tok = AutoTokenizer.from_pretrained(first)
+    start = continued_model(first, tok).state_dict()
+    fresh = AutoModelForCausalLM.from_pretrained(first, dtype=torch.float32).state_dict()
+    assert all(torch.equal(start[k], fresh[k]) for k in fresh)
+    after = AutoModelForCausalLM.from_pretrained(second, dtype=torch.float32).state_dict()
+    assert any(not torch.equal(after[k], fresh[k]) for k in fresh)  # and it trained on
+    other = tmp_path / "other"
+    build_word_tokenizer(["alpha", "beta"]).save_pretrained(other)
+    with pytest.raises(ValueError, match="tokenizer"):
+        continued_model(first, AutoTokenizer.from_pretrained(other))

@@ -452,7 +452,9 @@ def build(
     probe_set = probes.ProbeSet.make(
         tok, vocab, words, filler, seed=cfg.seed + 1, tagging="xbrl" in cfg.corpus.games
     )
-    pieces = label_pieces(cfg, tok, rng)
+    # the needles' own generator: the batches of a build without tagging needles stay the
+    # committed build's
+    pieces = label_pieces(cfg, tok, np.random.default_rng([cfg.seed, 4]))
     mixer = Mixer(real, cfg.kind_weights, vocab, filler, rng, pieces)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.lr, betas=(0.9, 0.95), weight_decay=cfg.weight_decay

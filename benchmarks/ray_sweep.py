@@ -44,7 +44,11 @@ def run_task(
     os.chdir(cwd)  # --out and preset paths are the driver's, relative to its directory
     log = Path(args.out) / "logs" / f"{spec.slug}-seed{seed}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+    with (
+        open(log, "a", buffering=1) as out,  # line by line: readable while the run goes on
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(out),
+    ):
         try:
             return str(one(args, run_args, spec, seed)), None
         except expected as err:

@@ -73,23 +73,15 @@ def build_tokenizer(vocab_size: int):
     """A word-level tokenizer: id N is the word ``t<N>`` (the last three ids the ChatML
     specials), whitespace between words; ChatML's chat template."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
-    from learners.models.tiny import CHATML_TEMPLATE
+    from learners.models.tiny import wrap_chatml
 
     words = [f"t{i}" for i in range(vocab_size - len(SPECIALS))]
     vocab = {w: i for i, w in enumerate(words + list(SPECIALS))}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="t0"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=core,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>"],
-    )
-    tok.chat_template = CHATML_TEMPLATE
-    return tok
+    return wrap_chatml(core)
 
 
 def build_model(shapes: dict, tokenizer, device: torch.device, dtype: torch.dtype):

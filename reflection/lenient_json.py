@@ -23,6 +23,10 @@ MAX_CHARS = 64_000
 # Nesting deeper than this is not a reflection or an operation list but a degenerate output; it
 # is refused before it can reach a recursive reader (json's own decoder, the field readers).
 MAX_DEPTH = 64
+# A broken object is salvaged by cutting it after one of its last complete values (a closing
+# quote or bracket before a comma); this many cut points are tried, from the last one back.
+MAX_SALVAGE_CUTS = 32
+_VALUE_END = re.compile(r"[\"\]}]\s*,")
 
 _FENCE = re.compile(
     r"```[ \t]*(?:json|JSON|js|javascript|python)?[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL
@@ -35,8 +39,9 @@ class Extracted:
     """The parsed value (``None`` when nothing could be read) and how it was obtained.
 
     ``status`` is one of ``ok`` (valid JSON as written), ``repaired`` (syntax fixed: quotes,
-    commas, literals), ``truncated`` (unclosed structures were closed), ``empty`` (no text)
-    or ``failed`` (no object found).
+    commas, literals), ``truncated`` (unclosed structures were closed), ``salvaged`` (the
+    text broke off into something unreadable: what came before the break, up to the last
+    complete value, was kept), ``empty`` (no text) or ``failed`` (no object found).
     """
 
     value: Any
@@ -52,7 +57,9 @@ def extract_json(text: Any, want: type = dict, max_chars: int = MAX_CHARS) -> Ex
 
     Candidates are tried in order: the contents of code fences, then every ``{`` (or ``[``)
     start position in the remaining text, up to 50 of them. Each candidate is parsed as JSON,
-    then repaired (see ``repair``) when that fails.
+    then repaired (see ``repair``) when that fails; the first start that fails both is then
+    salvaged (``salvage``): a weak model that writes four good fields and then garbles the
+    fifth keeps the four, instead of giving way to an object nested inside the broken one.
     """
     if not isinstance(text, str) or not text.strip():
         return Extracted(None, "empty")
@@ -61,16 +68,18 @@ def extract_json(text: Any, want: type = dict, max_chars: int = MAX_CHARS) -> Ex
         return Extracted(None, "empty")
     opener = "{" if want is dict else "["
     candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    salvaged_once = False  # one salvage per call keeps hostile text from multiplying its cost
     for cand in candidates:
         starts = [i for i, ch in enumerate(cand) if ch == opener][:50]
         for start in starts:
-            got = _parse_from(cand, start, want)
+            got = _parse_from(cand, start, want, may_salvage=not salvaged_once)
             if got is not None:
                 return got
+            salvaged_once = True
     return Extracted(None, "failed")
 
 
-def _parse_from(text: str, start: int, want: type) -> Extracted | None:
+def _parse_from(text: str, start: int, want: type, may_salvage: bool) -> Extracted | None:
     decoder = json.JSONDecoder()
     try:
         value, _ = decoder.raw_decode(text, start)
@@ -78,14 +87,37 @@ def _parse_from(text: str, start: int, want: type) -> Extracted | None:
             return Extracted(value, "ok")
     except (ValueError, RecursionError):  # json's decoder recurses once per nesting level
         pass
-    fixed, closed = repair(text[start:])
+    value, closed = _repaired(text[start:], want)
+    if value is not None:
+        return Extracted(value, "truncated" if closed else "repaired")
+    value = salvage(text[start:], want) if may_salvage else None
+    return None if value is None else Extracted(value, "salvaged")
+
+
+def _repaired(text: str, want: type) -> tuple[Any, bool]:
+    """The value ``repair`` makes of ``text`` (None when it is not a ``want``), and whether
+    unclosed structures were closed."""
+    fixed, closed = repair(text)
     try:
-        value, _ = decoder.raw_decode(fixed)
+        value, _ = json.JSONDecoder().raw_decode(fixed)
     except (ValueError, RecursionError):
-        return None
+        return None, False
     if not isinstance(value, want) or nested_deeper_than(value, MAX_DEPTH):
-        return None
-    return Extracted(value, "truncated" if closed else "repaired")
+        return None, False
+    return value, closed
+
+
+def salvage(text: str, want: type) -> Any:
+    """The longest readable head of a value that breaks off into garbage: ``text`` is cut
+    after each of its last ``MAX_SALVAGE_CUTS`` complete values (a closing quote or bracket
+    followed by a comma), latest first, and the first head that repairs is returned (None
+    if none does). Each try is linear in the text, so the whole stays bounded."""
+    cuts = [m.start() + 1 for m in _VALUE_END.finditer(text)][-MAX_SALVAGE_CUTS:]
+    for cut in reversed(cuts):
+        value, _ = _repaired(text[:cut], want)
+        if value is not None:
+            return value
+    return None
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:

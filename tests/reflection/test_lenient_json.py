@@ -66,6 +66,18 @@ CORPUS = [
         "truncated",
     ),
     ("truncated after comma", '{"a": 1, ', {"a": 1}, "truncated"),
+    (
+        "broken after complete fields",
+        '{"a": "x", "b": "y", "tags": [."id": "s-0", "tag": [z]]}',
+        {"a": "x", "b": "y"},
+        "salvaged",
+    ),
+    (
+        "broken inside a list item",
+        '{"a": "x", "tags": [{"id": "s-1", "tag": "helpful"}, {"AD": "content": "s-2"}]}',
+        {"a": "x", "tags": [{"id": "s-1", "tag": "helpful"}]},
+        "salvaged",
+    ),
     ("thinking removed", '<think>maybe {"a": 0}</think>{"a": 2}', {"a": 2}, "ok"),
     ("unclosed thinking", '{"a": 3}<think>I will now write {"a": 4', {"a": 3}, "ok"),
     ("closing think only", 'reasoning here {"x": 1}</think>\n{"a": 5}', {"a": 5}, "ok"),
@@ -94,6 +106,26 @@ def test_corpus_is_large_enough():
     assert len(CORPUS) >= 20
 
 
+def test_salvage_keeps_the_outer_object_over_an_inner_one():
+    # before salvage, the first inner object that parsed ({"id": ...}) was returned instead
+    text = '{"a": "x", "b": [{"id": "s-1"}, {"id"}: ]}'
+    assert extract_json(text).value == {"a": "x", "b": [{"id": "s-1"}]}
+
+
+def test_salvaged_operation_list_keeps_what_came_before_the_break():
+    # the half-written second operation keeps its complete fields; the curator drops it
+    text = '[{"type": "ADD", "content": "c"}, {"type": "ADD", "content": : "d": "e"}]'
+    got = extract_json(text, want=list)
+    assert got.value == [{"type": "ADD", "content": "c"}, {"type": "ADD"}]
+    assert got.status == "salvaged"
+
+
+def test_salvage_is_bounded_on_long_garbage():
+    text = '{"a": "x", ' + '"k": "v", ' * 5_000 + '"z": [."'
+    got = extract_json(text)
+    assert got.status in ("salvaged", "failed")
+
+
 def test_list_wanted():
     assert extract_json('ops: [{"type": "ADD"}]', want=list).value == [{"type": "ADD"}]
 
@@ -120,7 +152,7 @@ def test_garbage_never_raises():
     ]
     for text in junk:
         got = extract_json(text)
-        assert got.status in ("ok", "repaired", "truncated", "failed")
+        assert got.status in ("ok", "repaired", "truncated", "salvaged", "failed")
 
 
 def test_strip_thinking():

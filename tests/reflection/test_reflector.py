@@ -35,6 +35,20 @@ def test_partial_and_wrong_types():
     assert ref.bullet_tags == {"str-00002": "neutral"} and ref.invalid_tags == 1
 
 
+def test_fields_before_a_garbled_tag_list_are_kept():
+    # written by resd-tiny in a Wordle run (2026-12-01): five good fields, then the bullet-tag
+    # list breaks; the whole reflection used to be dropped
+    text = (
+        '{"reasoning": "Some guesses did not fit.", "error_identification": "e", '
+        '"root_cause": "c", "correct_approach": "a", "key_insight": "Keep every green letter.", '
+        '"bullet_tags": [{"id": "err-00105", "tag": "neutral"}, {"AD": "content": "err-0", "tag"}]}'
+    )
+    ref = parse_reflection(text)
+    assert ref.status == "ok"
+    assert ref.key_insight == "Keep every green letter."
+    assert ref.bullet_tags == {"err-00105": "neutral"}
+
+
 def test_dropped():
     for text in ["", "no json here", "[1, 2]", '{"unrelated": 1}', None]:
         ref = parse_reflection(text)

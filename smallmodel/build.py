@@ -448,7 +448,10 @@ def build(
     )
     model = make_model(cfg, tok) if init is None else continued_model(init, tok)
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"model: {n_params / 1e6:.2f}M parameters")
+    log(
+        f"model: {n_params / 1e6:.2f}M parameters ({cfg.layers} layers, width "
+        f"{cfg.hidden_size}, {cfg.heads} heads)"
+    )
     probe_set = probes.ProbeSet.make(
         tok, vocab, words, filler, seed=cfg.seed + 1, tagging="xbrl" in cfg.corpus.games
     )
@@ -528,6 +531,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="folder to write the model into")
     ap.add_argument("--quick", action="store_true", help="a tiny build in seconds (tests)")
     ap.add_argument("--threads", type=int, help="torch threads (default 1)")
+    ap.add_argument("--hidden-size", type=int, help=f"model width (default {BuildConfig.hidden_size})")
+    ap.add_argument("--layers", type=int, help=f"decoder layers (default {BuildConfig.layers})")
+    ap.add_argument("--heads", type=int, help=f"attention heads (default {BuildConfig.heads})")
     ap.add_argument(
         "--continue-from",
         metavar="DIR",
@@ -538,8 +544,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.continue_from:
         recipe.update({k: v for k, v in CONTINUE_TAGGING.items() if not args.quick or k == "lr"})
     cfg = BuildConfig(**recipe)
-    if args.threads:
-        cfg.threads = args.threads
+    for name in ("threads", "hidden_size", "layers", "heads"):
+        if getattr(args, name):
+            setattr(cfg, name, getattr(args, name))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "build.log", "w", encoding="utf-8") as log_file:

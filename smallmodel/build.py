@@ -531,7 +531,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", required=True, help="folder to write the model into")
     ap.add_argument("--quick", action="store_true", help="a tiny build in seconds (tests)")
     ap.add_argument("--threads", type=int, help="torch threads (default 1)")
-    ap.add_argument("--hidden-size", type=int, help=f"model width (default {BuildConfig.hidden_size})")
+    ap.add_argument(
+        "--hidden-size", type=int, help=f"model width (default {BuildConfig.hidden_size})"
+    )
     ap.add_argument("--layers", type=int, help=f"decoder layers (default {BuildConfig.layers})")
     ap.add_argument("--heads", type=int, help=f"attention heads (default {BuildConfig.heads})")
     ap.add_argument(

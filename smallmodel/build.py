@@ -3,6 +3,7 @@
     python -m smallmodel.build --out smallmodel/checkpoints/resd-tiny   # ~1 hour, 2 threads
     python -m smallmodel.build --out /tmp/quick --quick                  # seconds, for tests
     python -m smallmodel.build --out B --continue-from A                 # a second phase
+    python -m smallmodel.build --out B --continue-from A --phase longer  # the same, longer
 
 Recipe (the reasons are in ``smallmodel.synthetic`` and the README's small-model section):
 
@@ -26,9 +27,11 @@ Recipe (the reasons are in ``smallmodel.synthetic`` and the README's small-model
    same prompts without privileged context (the student). A run whose P1 stays at chance is
    stopped in minutes, not after an hour.
 
-A second phase (``--continue-from``, ``CONTINUE_TAGGING``) trains on from a first phase's
-weights with the knowledge-tagging environment's needles (``corpus_xbrl.label_evidence``). It
-has not formed the label copy yet (smallmodel/logs/, builds h and i).
+A second phase (``--continue-from``) trains on from a first phase's weights: with the
+knowledge-tagging environment's needles (``CONTINUE_TAGGING``, ``corpus_xbrl.label_evidence``;
+it has not formed the label copy yet: smallmodel/logs/, builds h and i), or with the first
+phase's own mix at its longest contexts (``--phase longer``, ``CONTINUE_LONGER``: a longer
+build without rebuilding the first 2,700 steps).
 
 Saved as fp16 safetensors with the tokenizer, ``build.json`` (the config, corpus counts, the
 probe curves) and ``build.log``.
@@ -178,6 +181,19 @@ CONTINUE_TAGGING = dict(
     warmup=20,
     probe_deep_every=50,
 )
+
+# A longer build: the first phase's own last-stage mix for 1,000 more steps at its longest
+# contexts, at half its learning rate (``--phase longer``).
+CONTINUE_LONGER = dict(
+    stages=(
+        Stage(steps=500, max_len=1024, batch_tokens=4096, synthetic=0.5, mix=(0.1, 0.1, 0.8, 0)),
+        Stage(steps=500, max_len=1536, batch_tokens=4096, synthetic=0.35, mix=(0.1, 0.1, 0.8, 0)),
+    ),
+    lr=1e-3,
+    warmup=20,
+    probe_deep_every=100,
+)
+SECOND_PHASES = {"tagging": CONTINUE_TAGGING, "longer": CONTINUE_LONGER}
 
 
 def label_tokens(games: tuple[str, ...]) -> list[str]:
@@ -526,6 +542,15 @@ def save(model: torch.nn.Module, tok: Any, out: Path) -> None:
     tok.save_pretrained(out)
 
 
+def recipe(quick: bool, phase: str | None = None) -> dict[str, Any]:
+    """The ``BuildConfig`` fields that differ from the default recipe: the quick build's, and
+    a second phase's (``SECOND_PHASES``); a quick second phase keeps the quick stages."""
+    fields = dict(QUICK) if quick else {}
+    if phase is not None:
+        fields.update({k: v for k, v in SECOND_PHASES[phase].items() if not quick or k == "lr"})
+    return fields
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="folder to write the model into")
@@ -539,13 +564,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--continue-from",
         metavar="DIR",
-        help="second phase: tagging needles from the weights of a first phase's build",
+        help="second phase: train on from the weights of a first phase's build",
+    )
+    ap.add_argument(
+        "--phase",
+        choices=sorted(SECOND_PHASES),
+        default="tagging",
+        help="the second phase's recipe: tagging needles, or the first phase's mix for longer",
     )
     args = ap.parse_args(argv)
-    recipe = dict(QUICK) if args.quick else {}
-    if args.continue_from:
-        recipe.update({k: v for k, v in CONTINUE_TAGGING.items() if not args.quick or k == "lr"})
-    cfg = BuildConfig(**recipe)
+    cfg = BuildConfig(**recipe(args.quick, args.phase if args.continue_from else None))
     for name in ("threads", "hidden_size", "layers", "heads"):
         if getattr(args, name):
             setattr(cfg, name, getattr(args, name))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from smallmodel.build import Mixer, Stage, continued_model, main
+from smallmodel.build import QUICK, BuildConfig, Mixer, Stage, continued_model, main, recipe
 from smallmodel.synthetic import IGNORE
 from smallmodel.wordtok import build_word_tokenizer
 from tests.smallmodel.test_synthetic import ANSWERS, TEXTS, VOCAB
@@ -78,3 +78,13 @@ def test_a_second_phase_starts_from_the_first_phases_weights(tmp_path):
     build_word_tokenizer(["alpha", "beta"]).save_pretrained(other)
     with pytest.raises(ValueError, match="tokenizer"):
         continued_model(first, AutoTokenizer.from_pretrained(other))
+
+
+def test_second_phase_recipes():
+    longer = BuildConfig(**recipe(quick=False, phase="longer"))
+    assert sum(s.steps for s in longer.stages) == 1000 and longer.lr == 1e-3
+    assert all(s.mix[3] == 0 for s in longer.stages)  # the first phase's mix: no tagging needles
+    tagging = BuildConfig(**recipe(quick=False, phase="tagging"))
+    assert all(s.mix[3] > 0 for s in tagging.stages)
+    assert BuildConfig(**recipe(quick=True, phase="longer")).stages == QUICK["stages"]
+    assert recipe(quick=False) == {}

@@ -366,10 +366,35 @@ def profile_step(kind: str, model, tokenizer, setup: Setup, rows: int = 12) -> s
     policy = suite_policy(model, tokenizer, setup)
     learner = suite_learner(kind, policy, setup)
     suite_step(kind, policy, learner, setup, 0)
+    parts = {"student forward": 0.0, "teacher forward": 0.0}
+    _time_calls(learner.policy, "score", parts, "student forward")
+    if hasattr(learner, "teacher"):
+        _time_calls(learner.teacher, "score", parts, "teacher forward")
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         total, generation = suite_step(kind, policy, learner, setup, 1)
     table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
-    return f"  {kind} step {total:.2f} s (generation {generation:.2f} s), by operator:\n{table}"
+    rest = total - generation - sum(parts.values())
+    split = ", ".join(f"{name} {t:.2f} s" for name, t in parts.items() if t)
+    return (
+        f"  {kind} step {total:.2f} s: generation {generation:.2f} s, {split}, "
+        f"backward and optimiser {rest:.2f} s (profiled: each part slower than unprofiled); "
+        f"by operator:\n{table}"
+    )
+
+
+def _time_calls(obj, method: str, parts: dict[str, float], part: str) -> None:
+    """Add the wall time of every call of ``obj.method`` to ``parts[part]`` (a profile's split
+    of a learner step into its scoring passes)."""
+    inner = getattr(obj, method)
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            parts[part] += time.perf_counter() - start
+
+    setattr(obj, method, timed)
 
 
 PEER_NAMES = {"grpo": "GRPOTrainer", "gkd": "GKDTrainer", "distill": "DistillationTrainer"}

@@ -45,6 +45,9 @@ class RunConfig:
     # GPUs one model is split over, and the share of each GPU's memory vLLM may take
     tensor_parallel_size: int | None = None
     gpu_memory_fraction: float | None = None
+    # FSDP under torchrun (--fsdp): the trained model, its optimiser states and EMA teacher
+    # sharded over the ranks (how a run is executed, so not in its config key)
+    fsdp: bool = False
     seed: int = 0
     budget: int = 512  # training rollouts (episodes): the x-axis of every curve
     batch_tasks: int = 32  # tasks per batch (each drawn rollouts_per_task times)
@@ -121,6 +124,17 @@ class RunConfig:
             raise RunConfigError(
                 "tensor_parallel_size and gpu_memory_fraction are vLLM settings: add --engine vllm"
             )
+        self._validate_fsdp()
+
+    def _validate_fsdp(self) -> None:
+        """FSDP is wired for the hf engine and full fine-tuning only: vLLM samples from its
+        own whole copy, and a LoRA adapter's shards are not handled."""
+        if not isinstance(self.fsdp, bool):
+            raise RunConfigError(f"fsdp={self.fsdp!r} is invalid: expected true or false")
+        if self.fsdp and self.engine != "hf":
+            raise RunConfigError(f"fsdp needs the hf engine, not engine={self.engine!r}")
+        if self.fsdp and self.model_options.get("lora") is not None:
+            raise RunConfigError("fsdp trains the whole model: it does not work with LoRA")
 
     def policy_options(self) -> dict[str, Any]:
         """``Policy.load``'s keywords: ``model_options``, with the vLLM settings given here in

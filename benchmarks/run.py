@@ -18,7 +18,8 @@ config.json; a second process on the same directory is refused by its lock.
 Data parallel: ``torchrun --nproc-per-node N -m benchmarks.run ...`` starts N processes that
 share each batch (``learners.data_parallel``): each plays its share of the batch's tasks, all
 take the same learner step on the whole batch (each backpropagates its share, gradients are
-summed), and rank 0 alone evaluates, reflects and writes the run directory.
+summed), and rank 0 alone evaluates, reflects and writes the run directory. With ``--fsdp`` the
+model, its optimiser states and EMA teacher are sharded over the ranks (FSDP2).
 """
 
 from __future__ import annotations
@@ -155,6 +156,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(vLLM's gpu_memory_utilization; default 0.35, leaving the rest to training)",
     )
     p.add_argument(
+        "--fsdp",
+        action="store_true",
+        default=None,
+        help="under torchrun: shard the trained model, its optimiser states and EMA teacher "
+        "over the ranks with FSDP2 (hf engine, full fine-tuning); forward passes gather the "
+        "whole weights",
+    )
+    p.add_argument(
         "--autocast",
         choices=[*AUTOCAST, "none"],
         help="run the model's forward passes in bf16 (or fp16) over float32 master weights "
@@ -209,6 +218,7 @@ def cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
         "engine": args.engine,
         "tensor_parallel_size": args.tensor_parallel_size,
         "gpu_memory_fraction": args.gpu_memory_fraction,
+        "fsdp": args.fsdp,
         "budget": args.budget,
         "batch_tasks": args.batch_tasks,
         "inner_steps": args.inner_steps,
@@ -351,12 +361,27 @@ class Run:
         }
 
     def checkpoint(self) -> None:
+        """Save the counters and the learner's state (rank 0). Under FSDP every rank calls
+        this: gathering the sharded state whole is a collective."""
+        from learners import data_parallel
+
+        if self.dir is None and not data_parallel.sharded():
+            return
         t0 = time.perf_counter()
+        state = self.learner.state_dict()
+        if self.dir is None:  # a rank other than 0
+            return
         self.trackers.flush()
-        self.dir.save_checkpoint(
-            {"counters": self.counters(), "learner": self.learner.state_dict()}
-        )
+        self.dir.save_checkpoint({"counters": self.counters(), "learner": state})
         self.phases["checkpoint"] += time.perf_counter() - t0
+
+    def shard(self) -> None:
+        """FSDP (``--fsdp`` under torchrun): shard the learner's model over the ranks, once
+        every rank holds the same whole state (a resumed run's included)."""
+        from learners import data_parallel
+
+        if self.config.fsdp and data_parallel.active():
+            self.learner.fully_shard()
 
     def restore(self, checkpoint: Checkpoint) -> None:
         """Continue from ``checkpoint``: refused in one line unless it fits this run and its
@@ -402,12 +427,12 @@ class Run:
             while True:
                 final = self.samples >= cfg.budget
                 if self.samples >= self.next_eval or (final and self.last_eval != self.samples):
+                    self.policy.gather()  # FSDP: every rank, for rank 0's evaluation
                     if main:
                         self.evaluate(bar)
                     while self.next_eval <= self.samples:
                         self.next_eval += cfg.eval_every
-                    if main:
-                        self.checkpoint()
+                    self.checkpoint()
                 if final:
                     break
                 first = self.batch * cfg.batch_tasks
@@ -415,6 +440,7 @@ class Run:
                 seeds = [train_task_seed(cfg.seed, first + i) for i in mine]
                 from learners.rollout import play_groups
 
+                self.policy.gather()  # FSDP: the whole weights, for rollouts and the step
                 bar.phase = "generating"
                 groups, stats = play_groups(
                     self.policy,
@@ -452,8 +478,7 @@ class Run:
                 rate = self.tokens["policy"] / max(self.phases["generate"], 1e-9)
                 success = sum(ep.success for g in groups for ep in g) / max(stats.episodes, 1)
                 bar.update(stats.episodes, success, rate)
-                if main:
-                    self.checkpoint()
+                self.checkpoint()
         finally:
             bar.close()
 
@@ -800,6 +825,7 @@ def follow() -> None:
     run = Run(state["config"])
     run.learner.load_state_dict(state["learner"])
     run.set_counters(state["counters"])
+    run.shard()
     run.train()
 
 
@@ -832,6 +858,7 @@ def run_command(argv: list[str] | None) -> Path | None:
         sys.exit(f"error: {error}; resume with {command('benchmarks.run')} --resume {path}")
     if parallel:
         data_parallel.from_main(run.start_state)
+        run.shard()
     try:
         summary = complete(run)
     except KeyboardInterrupt:

@@ -16,6 +16,7 @@ Reflection is a peer component, not a learner's private part: a learner that ref
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import random
 from abc import ABC, abstractmethod
@@ -107,14 +108,30 @@ def samples_of(groups: list[Group]) -> list[Sample]:
     ]
 
 
+class Padding(list):
+    """A micro-batch that only keeps FSDP's ranks in lockstep: a real sample scored and
+    backpropagated with weight zero, so every rank runs as many backward passes (each one
+    a reduce-scatter) as the rank with the most; it adds to no loss, token or metric."""
+
+
 def micro_batches(items: list[tuple[Sample, Any]], size: int) -> Iterator[list[Any]]:
     """Consecutive (sample, ...) tuples, up to ``size`` samples each, never splitting an episode.
 
     Kept whole, an episode's turns are scored as one row (``Policy.score`` nests each turn in
     the episode's last context); an episode longer than ``size`` is a micro-batch of its own.
     Under data parallelism (``learners.data_parallel``) only this rank's share of the episodes:
-    the ranks' gradients are summed in ``Learner._optimizer_step``.
+    the ranks' gradients are summed in ``Learner._optimizer_step``. Under FSDP the ranks with
+    fewer micro-batches end with ``Padding`` ones, up to the most any rank has.
     """
+    batches = list(own_micro_batches(items, size))
+    if data_parallel.sharded() and items:
+        missing = data_parallel.max_across(len(batches)) - len(batches)
+        batches += [Padding(items[:1]) for _ in range(missing)]
+    yield from batches
+
+
+def own_micro_batches(items: list[tuple[Sample, Any]], size: int) -> Iterator[list[Any]]:
+    """This rank's micro-batches of ``items`` (see ``micro_batches``)."""
     batch: list[Any] = []
     spans = episode_spans(items)
     for start, end in (spans[i] for i in data_parallel.shard(len(spans))):
@@ -213,13 +230,28 @@ class Learner(ABC):
         self.config = config
         self.reflection = reflection
         self.steps = 0
-        self.optimizer = torch.optim.AdamW(
-            policy.trainable_parameters(), lr=config.lr, weight_decay=config.weight_decay
+        self.optimizer, self.scheduler = self._make_optimizer()
+
+    def _make_optimizer(self) -> tuple[torch.optim.Optimizer, Any]:
+        """AdamW on the policy's trainable parameters, and its warm-up schedule."""
+        config = self.config
+        optimizer = torch.optim.AdamW(
+            self.policy.trainable_parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
         warmup = max(config.warmup_steps, 0)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: min(1.0, (s + 1) / warmup) if warmup else 1.0
         )
+        return optimizer, scheduler
+
+    def fully_shard(self) -> None:
+        """FSDP: shard the policy over the ranks (``Policy.fully_shard``), then rebuild what
+        holds its parameters (optimiser, EMA teacher) on the shards, with the same state.
+        Every rank, holding the same whole state (the runner sends rank 0's first)."""
+        state = copy.deepcopy(self.state_dict())  # sharding re-homes the parameters' storage
+        self.policy.fully_shard()
+        self.optimizer, self.scheduler = self._make_optimizer()
+        self.load_state_dict(state)
 
     @classmethod
     def reflection_request(cls, config: Any) -> ReflectionRequest | None:
@@ -246,8 +278,10 @@ class Learner(ABC):
         """One optimiser step on freshly drawn groups."""
 
     def _optimizer_step(self) -> float:
-        """Sum the ranks' gradients (data parallelism; nothing in one process), clip, step,
-        schedule; returns the gradient norm before clipping."""
+        """Sum the ranks' gradients (data parallelism; nothing in one process; FSDP has summed
+        them), clip, step, schedule; returns the gradient norm before clipping (with FSDP's
+        sharded gradients, clip_grad_norm_ reduces the norm over the ranks)."""
+        self.policy.release()  # FSDP: the step updates the shards; gathered weights go stale
         data_parallel.sum_gradients(self.policy.trainable_parameters())
         params = [p for p in self.policy.trainable_parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip or float("inf"))
@@ -263,7 +297,7 @@ class Learner(ABC):
             "steps": self.steps,
             "config": dataclasses.asdict(self.config),
             "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "optimizer": data_parallel.full(self.optimizer.state_dict()),
             "scheduler": self.scheduler.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
         }
@@ -273,7 +307,12 @@ class Learner(ABC):
             raise ValueError(f"checkpoint is for learner {state.get('name')!r}, not {self.name!r}")
         self.steps = state["steps"]
         self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        optimizer = state["optimizer"]
+        if self.policy.sharded:
+            optimizer = data_parallel.shard_optimizer_state(
+                optimizer, self.policy.trainable_parameters()
+            )
+        self.optimizer.load_state_dict(optimizer)
         self.scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])

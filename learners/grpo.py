@@ -18,6 +18,7 @@ from learners import data_parallel, losses
 from learners.base import (
     Learner,
     OptimConfig,
+    Padding,
     StepResult,
     in_range,
     micro_batches,
@@ -89,6 +90,9 @@ class GRPO(Learner):
             items = [(s.messages, s.completion_ids) for s, _ in batch]
             scores = self.policy.score(items, grad=True)
             ref = self.reference.score(items) if self.reference is not None else None
+            if isinstance(batch, Padding):  # FSDP's lockstep: a backward pass, weight zero
+                (0.0 * sum(s.token_logprobs.sum() for s in scores)).backward()
+                continue
             loss = torch.zeros((), device=self.policy.device)
             for n, ((sample, w), score) in enumerate(zip(batch, scores, strict=True)):
                 logp = score.token_logprobs[None]

@@ -31,6 +31,7 @@ from learners.base import (
     ConfigError,
     Learner,
     OptimConfig,
+    Padding,
     ReflectionRequest,
     StepResult,
     in_range,
@@ -239,6 +240,9 @@ class SelfDistillation(Learner):
         for batch in micro_batches(list(zip(samples, seq_weights, strict=True)), cfg.micro_batch):
             weighted = [(sample, w * episode_weight[id(sample.episode)]) for sample, w in batch]
             loss, n = self._distillation_loss(weighted, contexts)
+            if isinstance(batch, Padding):  # FSDP's lockstep: a backward pass, weight zero
+                (0.0 * loss).backward()
+                continue
             loss.backward()
             total, tokens = total + float(loss.detach()), tokens + n
         total, tokens = data_parallel.sum_across([total, tokens])

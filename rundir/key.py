@@ -2,7 +2,7 @@
 
 Two runs measure the same thing exactly when their configs agree on everything but the seed
 and provenance (versions, git commit, where the directory lives, torch threads, vLLM's tensor
-parallel size and memory share, the sandbox level). The runner puts this key in
+parallel size and memory share, FSDP, the sandbox level). The runner puts this key in
 ``config.json`` and its default directory name; compare reuses a finished run only under the
 same key; the leaderboard pools only runs of one key.
 """
@@ -25,6 +25,7 @@ NON_RESULT_KEYS = frozenset(
         "threads",
         "tensor_parallel_size",
         "gpu_memory_fraction",
+        "fsdp",
         "sandbox_isolation",
         "config_key",
     }

@@ -8,6 +8,10 @@ rate 0 keeps the teacher frozen at the initial weights. Only trainable parameter
 frozen ones (the LoRA base) are shared with the student, so a LoRA teacher costs the size of
 the adapter. Scoring substitutes the averaged tensors for the call only (functional_call): the
 student module is never modified, so its pending autograd graph stays valid.
+
+Under FSDP (``Policy.fully_shard``) the teacher is sharded alike: its weights are shards of the
+same layout as the student's, averaged shard by shard, gathered whole only for the length of a
+scoring call (a collective, made by every rank once per micro-batch).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from chat import Conversation
+from learners import data_parallel
 from learners.models.policy import Policy
 from learners.models.types import TokenScores
 
@@ -45,19 +50,25 @@ class EmaTeacher:
     ) -> list[TokenScores]:
         if grad:
             raise ValueError("the EMA teacher is not trained: score it with grad=False")
+        weights = (
+            data_parallel.full(self.weights, cpu=False) if self.policy.sharded else self.weights
+        )
         return self.policy.score(
-            items, top_k=top_k, gather_ids=gather_ids, grad=False, weights=self.weights
+            items, top_k=top_k, gather_ids=gather_ids, grad=False, weights=weights
         )
 
     def state_dict(self) -> dict:
-        return {"rate": self.rate, "weights": dict(self.weights)}
+        """The weights, whole (sharded: gathered onto the CPU, a collective)."""
+        return {"rate": self.rate, "weights": data_parallel.full(dict(self.weights))}
 
     def load_state_dict(self, state: dict) -> None:
         weights = state["weights"]
         if set(weights) != set(self.weights):
             missing = sorted(set(self.weights) - set(weights))[:3]
             raise ValueError(f"EMA teacher state does not match this policy (missing {missing})")
+        self.policy.release()  # sharded: the parameters below are the shards
+        params = dict(self.policy.named_trainable_parameters())
         with torch.no_grad():
-            for name, tensor in weights.items():
-                self.weights[name].copy_(tensor)
+            for name, tensor in weights.items():  # sharded: this rank's shard of each
+                self.weights[name] = data_parallel.like(tensor, params[name])
         self.rate = float(state.get("rate", self.rate))

@@ -9,6 +9,7 @@
         -> list[TokenScores]
     policy.trainable_parameters(), policy.state_dict(), policy.load_state_dict(sd)
     policy.sync_weights()   # after an optimiser step; engines that hold a copy need it
+    policy.fully_shard(); policy.gather(); policy.release()   # FSDP over torchrun's ranks
     policy.tokenizer, policy.device, policy.model
 
 A facade over three parts: the chat rendering (here), an engine that samples (``engines``: the
@@ -25,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from chat import Conversation
+from learners import data_parallel
 from learners.models.engines import EngineSetup, check_engine, make_engine
 from learners.models.hf_scoring import HFScorer
 from learners.models.presets import PresetUnavailable, load_model
@@ -75,6 +77,9 @@ class Policy:
         self.engine = make_engine(engine, setup)
         self.scorer = HFScorer(self.model, self.pad_id, batch_size, autocast=autocast)
         self._synced_version = self._weights_version()
+        # FSDP (fully_shard): the weights live in shards; forward passes need them gathered
+        self.sharded = False
+        self.gathered = False
 
     @classmethod
     def load(
@@ -174,6 +179,7 @@ class Policy:
         params = params or SamplingParams()
         if not conversations:
             return []
+        self._check_gathered()
         self._sync_if_stale()
         return self.engine.generate([self.render(c) for c in conversations], params)
 
@@ -197,6 +203,7 @@ class Policy:
             raise ValueError(f"top_k must be >= 0, got {top_k}")
         if gather_ids is not None and len(gather_ids) != len(items):
             raise ValueError(f"gather_ids has {len(gather_ids)} entries for {len(items)} items")
+        self._check_gathered()
         prompts = [self.render(conv) for conv, _ in items]
         completions = [[int(t) for t in comp] for _, comp in items]
         if any(not p for p in prompts):
@@ -230,9 +237,13 @@ class Policy:
         return [p for _, p in self.named_trainable_parameters()]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """All model weights; with LoRA only the adapter (the base reloads from its preset)."""
+        """All model weights; with LoRA only the adapter (the base reloads from its preset).
+        Sharded (FSDP), the whole weights on the CPU: a collective, every rank calls it."""
         if self.lora is not None:
             return {n: p.detach() for n, p in self.named_trainable_parameters()}
+        if self.sharded:
+            self.release()
+            return data_parallel.full(self.model.state_dict())
         return self.model.state_dict()
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
@@ -247,9 +258,44 @@ class Policy:
             with torch.no_grad():
                 for n, p in params.items():
                     p.copy_(state[n])
+        elif self.sharded:  # each rank keeps its shards of the whole weights
+            self.release()
+            current = self.model.state_dict()
+            self.model.load_state_dict(
+                {k: data_parallel.like(v, current[k]) for k, v in state.items()}
+            )
         else:
             self.model.load_state_dict(state)
         self.sync_weights()
+
+    # -- FSDP ------------------------------------------------------------------------------
+    def fully_shard(self) -> None:
+        """Shard the model over torchrun's ranks (``data_parallel.fully_shard_model``): its
+        weights, gradients and (in the learner) optimiser states then live in shards. The hf
+        engine and full fine-tuning only: vLLM keeps its own whole copy, LoRA is not wired."""
+        if self.engine_name != "hf" or self.lora is not None:
+            raise ValueError("FSDP needs the hf engine and full fine-tuning (no LoRA)")
+        data_parallel.fully_shard_model(self.model)
+        self.sharded = True
+
+    def gather(self) -> None:
+        """Sharded: all-gather the whole weights for this phase's forward passes (a collective:
+        every rank at the same point; a no-op where gathered). Else nothing."""
+        if self.sharded and not self.gathered:
+            data_parallel.gather_model(self.model)
+            self.gathered = True
+
+    def release(self) -> None:
+        """Sharded: free the gathered weights (before an optimiser step updates the shards)."""
+        if self.sharded and self.gathered:
+            data_parallel.release_model(self.model)
+            self.gathered = False
+
+    def _check_gathered(self) -> None:
+        """A sharded model's forward pass would gather layer by layer, a collective the ranks
+        would reach at different times: refused, ``gather`` must come first."""
+        if self.sharded and not self.gathered:
+            raise RuntimeError("the model is sharded: call policy.gather() on every rank first")
 
     def sync_weights(self) -> None:
         """Push the trainer's weights into the engine (vLLM); call after each optimiser step.

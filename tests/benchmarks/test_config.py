@@ -78,6 +78,31 @@ def test_vllm_settings_are_checked(overrides, message):
         resolve(None, overrides)
 
 
+def test_fsdp_from_the_command_line_and_presets(tmp_path):
+    assert resolve(None, {}).fsdp is False
+    config = runner.config_from_args(runner.parse_args(["--fsdp"]))
+    assert config.fsdp is True
+    preset = tmp_path / "fsdp.toml"
+    preset.write_text("fsdp = true\n")
+    assert resolve(str(preset), {}).fsdp is True
+    # how a run is executed, not what it measures: the config key does not change
+    plain = runner.config_record(resolve(None, {}))["config_key"]
+    assert runner.config_record(config)["config_key"] == plain
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"fsdp": True, "engine": "vllm"}, "fsdp needs the hf engine, not engine='vllm'"),
+        ({"fsdp": True, "model_options": {"lora": {"r": 8}}}, "does not work with LoRA"),
+        ({"fsdp": "yes"}, "fsdp='yes' is invalid"),
+    ],
+)
+def test_fsdp_is_refused_where_it_is_not_wired(overrides, message):
+    with pytest.raises(RunConfigError, match=message):
+        resolve(None, overrides)
+
+
 def test_autocast_from_the_command_line_and_presets(tmp_path):
     from benchmarks.config import AUTOCAST
     from learners.models.hf_engine import AUTOCAST_DTYPES
